@@ -1,0 +1,38 @@
+package testbed
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// StartGoawsT starts goaws for a test or benchmark and stops it in t.Cleanup.
+// It fails the test (rather than skipping it) when goaws is not installed: a
+// silently skipped integration test proves nothing.
+func StartGoawsT(t testing.TB, cfg GoawsConfig) *Goaws {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	g, err := StartGoaws(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start goaws: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Errorf("stop goaws: %v", err)
+		}
+	})
+	return g
+}
+
+// QueueURLT resolves a queue URL or fails the test.
+func (g *Goaws) QueueURLT(t testing.TB, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u, err := g.QueueURL(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
