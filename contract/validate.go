@@ -1,0 +1,191 @@
+package contract
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// RejectionError says why a message breaks the contract. It is permanent:
+// sending the same message again can never succeed.
+type RejectionError struct {
+	// Path locates the offending part of the message, e.g. "fields[2].value";
+	// empty or "$" when the message as a whole is at fault.
+	Path string
+	// Rule is the broken rule in words a publisher can act on.
+	Rule string
+}
+
+func (e *RejectionError) Error() string {
+	if e.Path == "" {
+		return e.Rule
+	}
+	return e.Path + ": " + e.Rule
+}
+
+func reject(path, format string, args ...any) *RejectionError {
+	return &RejectionError{Path: path, Rule: fmt.Sprintf(format, args...)}
+}
+
+// customEntityPattern is the API model's pattern, anchored because the
+// service matches the whole value.
+var customEntityPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\-\.@:/]$`)
+
+// Validate checks m against every contract v1 rule that the types can break.
+// It returns nil or a *RejectionError naming the first offending path.
+// An empty DomainID passes: whether a default domain exists is the consumer's
+// business.
+func (m *Message) Validate() error {
+	if err := m.validate(indexPath); err != nil {
+		return err
+	}
+	return nil
+}
+
+// indexPath names field i by its position, as in the canonical form.
+func indexPath(i int) string { return "fields[" + strconv.Itoa(i) + "]" }
+
+// validate returns a typed nil-able pointer so callers inside the package can
+// keep it typed; fieldPath lets the decoder name shorthand fields by key.
+func (m *Message) validate(fieldPath func(int) string) *RejectionError {
+	if m.DomainID != "" {
+		if rule := lengthRule(m.DomainID, 1, MaxIDLength); rule != "" {
+			return reject("domainId", "%s", rule)
+		}
+	}
+	if rule := lengthRule(m.CaseID, 1, MaxIDLength); rule != "" {
+		return reject("caseId", "%s", rule)
+	}
+	switch n := len(m.Fields); {
+	case n == 0:
+		return reject("fields", "must hold at least one field (a message that changes nothing is a publisher bug)")
+	case n > MaxFields:
+		return reject("fields", "has %d fields, at most %d allowed", n, MaxFields)
+	}
+	for i := range m.Fields {
+		f := &m.Fields[i]
+		if rule := lengthRule(f.ID, 1, MaxIDLength); rule != "" {
+			return reject(fieldPath(i)+".id", "%s", rule)
+		}
+		if rule := f.Value.rule(); rule != nil {
+			rule.Path = fieldPath(i) + ".value" + rule.Path
+			return rule
+		}
+	}
+	if i, j := duplicateID(m.Fields); i >= 0 {
+		return reject(fieldPath(j)+".id", "duplicate field id %q (also %s)", m.Fields[j].ID, fieldPath(i))
+	}
+	if p := m.PerformedBy; p != nil {
+		if err := p.validate("performedBy"); err != nil {
+			return err
+		}
+	}
+	if m.Version != "" && m.Version != Version {
+		return reject("version", "unsupported version %q, only %q is accepted", m.Version, Version)
+	}
+	if m.EventID != "" {
+		if rule := lengthRule(m.EventID, 1, MaxEventIDLength); rule != "" {
+			return reject("eventId", "%s", rule)
+		}
+	}
+	if m.OccurredAt != "" {
+		if _, err := time.Parse(time.RFC3339, m.OccurredAt); err != nil {
+			return reject("occurredAt", "not an RFC 3339 timestamp (e.g. 2026-11-25T09:00:00Z)")
+		}
+	}
+	return nil
+}
+
+// duplicateID returns the positions of the first repeated id, or -1, -1.
+// Messages carry a handful of fields, so a quadratic scan beats a map's
+// allocation; big messages still get a map.
+func duplicateID(fields []Field) (first, again int) {
+	if len(fields) <= 16 {
+		for j := 1; j < len(fields); j++ {
+			for i := 0; i < j; i++ {
+				if fields[i].ID == fields[j].ID {
+					return i, j
+				}
+			}
+		}
+		return -1, -1
+	}
+	seen := make(map[string]int, len(fields))
+	for j := range fields {
+		if i, dup := seen[fields[j].ID]; dup {
+			return i, j
+		}
+		seen[fields[j].ID] = j
+	}
+	return -1, -1
+}
+
+// rule returns nil or a rejection whose Path is relative to the value
+// (empty, or ".stringValue" and the like); callers prefix their own path.
+func (v *Value) rule() *RejectionError {
+	const path = ""
+	names, n := v.members()
+	switch n {
+	case 0:
+		return reject(path, "union has no member (set one of stringValue, doubleValue, booleanValue, emptyValue, userArnValue)")
+	case 1:
+	case 2:
+		return reject(path, "union has both %s and %s", names[0], names[1])
+	default:
+		return reject(path, "union has %d members, exactly one allowed", n)
+	}
+	switch {
+	case v.String != nil:
+		if rule := lengthRule(*v.String, 0, MaxStringValueLength); rule != "" {
+			return reject(".stringValue", "%s", rule)
+		}
+	case v.Double != nil:
+		if math.IsNaN(*v.Double) || math.IsInf(*v.Double, 0) {
+			return reject(".doubleValue", "must be a finite number")
+		}
+	}
+	return nil
+}
+
+func (p *PerformedBy) validate(path string) *RejectionError {
+	switch {
+	case p.UserArn != "" && p.CustomEntity != "":
+		return reject(path, "union has both userArn and customEntity")
+	case p.UserArn != "":
+		if rule := lengthRule(p.UserArn, 1, MaxIDLength); rule != "" {
+			return reject(path+".userArn", "%s", rule)
+		}
+		return nil
+	case p.CustomEntity != "":
+		if rule := lengthRule(p.CustomEntity, 1, MaxIDLength); rule != "" {
+			return reject(path+".customEntity", "%s", rule)
+		}
+		if !customEntityPattern.MatchString(p.CustomEntity) {
+			return reject(path+".customEntity", "must match %s", customEntityPattern)
+		}
+		return nil
+	default:
+		return reject(path, "union has no member (set userArn or customEntity, or leave performedBy out)")
+	}
+}
+
+// lengthRule returns "" when s has lo to hi code points (the service counts
+// code points), else the broken rule.
+func lengthRule(s string, lo, hi int) string {
+	// len(s) bounds the rune count from above, so most values skip counting.
+	if len(s) >= lo && len(s) <= hi {
+		return ""
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n >= lo && n <= hi:
+		return ""
+	case lo == 0:
+		return fmt.Sprintf("length %d, at most %d characters", n, hi)
+	default:
+		return fmt.Sprintf("length %d, must be %d to %d characters", n, lo, hi)
+	}
+}

@@ -1,0 +1,44 @@
+package mapper
+
+import (
+	"strconv"
+	"testing"
+)
+
+// benchRaw is a typical message: five fields of four kinds, performedBy,
+// eventId and occurredAt.
+const benchRaw = `{"domainId":"3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01","caseId":"7a1d6c3e-0000-4000-8000-000000000001",` +
+	`"fields":[{"id":"status","value":{"stringValue":"closed"}},{"id":"title","value":{"stringValue":"Refund issued"}},` +
+	`{"id":"priority","value":{"doubleValue":3}},{"id":"escalated","value":{"booleanValue":true}},{"id":"reason","value":{"emptyValue":{}}}],` +
+	`"performedBy":{"customEntity":"billing-system"},"eventId":"evt-8842","occurredAt":"2026-11-25T09:00:00Z"}`
+
+// snsBody wraps msg as SNS delivers it to SQS with raw delivery off.
+func snsBody(msg string) string {
+	return `{"Type":"Notification","MessageId":"0d6a3c1f-8f3b-5a1e-b2a4-6f2f6a1c2b3d",` +
+		`"TopicArn":"arn:aws:sns:us-east-1:100010001000:case-events","Subject":null,` +
+		`"Message":` + strconv.Quote(msg) + `,"Timestamp":"2026-11-25T09:00:01.123Z","SignatureVersion":"1",` +
+		`"Signature":"EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",` +
+		`"SigningCertURL":"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",` +
+		`"UnsubscribeURL":"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:100010001000:case-events:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"}`
+}
+
+// BenchmarkMap measures decode + map of one typical message per envelope.
+// Run: go test -run '^$' -bench BenchmarkMap -benchmem ./internal/mapper/
+func BenchmarkMap(b *testing.B) {
+	m := New(Config{})
+	for _, tc := range []struct{ name, body string }{
+		{"raw", benchRaw},
+		{"sns", snsBody(benchRaw)},
+	} {
+		body := []byte(tc.body)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := m.Map(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

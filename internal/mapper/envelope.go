@@ -1,0 +1,119 @@
+package mapper
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// unwrap finds the contract inside an SNS notification or EventBridge event,
+// one level deep. Any body that is not recognisably an envelope is returned
+// as is, so the extractor reports its faults with paths of its own.
+//
+// Detection looks only at top-level keys. A body holding any contract v1 key
+// (other than "version", which EventBridge events carry too) is raw, however
+// its keys are ordered; the walk stops there, so a raw message costs a
+// look at its first key.
+func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error) {
+	p, _ := m.decoders.Get().(*pooledDecoder)
+	if p == nil {
+		p = new(pooledDecoder)
+		p.dec = jsontext.NewDecoder(&p.buf)
+	}
+	defer func() {
+		p.buf = bytes.Buffer{} // drop the body before pooling
+		p.dec.Reset(&p.buf)
+		m.decoders.Put(p)
+	}()
+	p.buf = *bytes.NewBuffer(body)
+	p.dec.Reset(&p.buf)
+	dec := p.dec
+	if dec.PeekKind() != '{' {
+		return body, EnvelopeRaw, nil
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return body, EnvelopeRaw, nil
+	}
+	var (
+		snsType                    string
+		hasType, hasDetailType     bool
+		message, detail            []byte
+		messageIsString, hasDetail bool
+	)
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return body, EnvelopeRaw, nil // not JSON: the extractor says where
+		}
+		switch string(name) {
+		case `"domainId"`, `"caseId"`, `"fields"`, `"performedBy"`, `"eventId"`, `"occurredAt"`:
+			return body, EnvelopeRaw, nil
+		case `"Type"`:
+			hasType = true
+			if dec.PeekKind() == '"' {
+				tok, _ := dec.ReadToken()
+				snsType = tok.String()
+				continue
+			}
+		case `"Message"`:
+			if dec.PeekKind() == '"' {
+				val, err := dec.ReadValue()
+				if err != nil {
+					return body, EnvelopeRaw, nil
+				}
+				// Unquoted at once: val is only valid until the next read.
+				message, err = jsontext.AppendUnquote(nil, val)
+				if err != nil {
+					return body, EnvelopeRaw, nil
+				}
+				messageIsString = true
+				continue
+			}
+		case `"detail-type"`:
+			hasDetailType = true
+		case `"detail"`:
+			val, err := dec.ReadValue()
+			if err != nil {
+				return body, EnvelopeRaw, nil
+			}
+			detail, hasDetail = bytes.Clone(val), true
+			continue
+		}
+		if err := dec.SkipValue(); err != nil {
+			return body, EnvelopeRaw, nil
+		}
+	}
+	// The envelope itself must be one well-formed JSON object.
+	if _, err := dec.ReadToken(); err != nil {
+		return body, EnvelopeRaw, nil
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return body, EnvelopeRaw, nil
+	}
+	switch {
+	case hasType && snsType != "Notification":
+		return nil, "", &RejectionError{Path: "Type", Rule: "SNS message of type " + quote(snsType) + " is not a Notification"}
+	case hasType && !messageIsString:
+		return nil, "", &RejectionError{Path: "Message", Rule: "SNS notification without a string Message"}
+	case hasType:
+		return message, EnvelopeSNS, nil
+	case hasDetailType && !hasDetail:
+		return nil, "", &RejectionError{Path: "detail", Rule: "EventBridge event without detail"}
+	case hasDetailType:
+		return detail, EnvelopeEventBridge, nil
+	}
+	return body, EnvelopeRaw, nil
+}
+
+// pooledDecoder is a reusable jsontext decoder: a fresh one allocates its
+// name stacks for every body, which would cost more than the walk itself.
+type pooledDecoder struct {
+	dec *jsontext.Decoder
+	buf bytes.Buffer
+}
+
+func quote(s string) string {
+	b, _ := jsontext.AppendQuote(nil, s)
+	return string(b)
+}

@@ -1,0 +1,168 @@
+// Package mapper turns one SQS message body into a Connect Cases UpdateCase
+// request, or into a rejection a person can act on.
+//
+// The steps are: unwrap the envelope (raw, SNS notification, EventBridge
+// event; one level) → extract the update with an Extractor (contract v1 is
+// the built-in one) → validate (the contract package's rules, plus "there is
+// a domain") → build the request. Nothing here calls AWS.
+package mapper
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+
+	"github.com/casebridge/casebridge/contract"
+)
+
+// RejectionError is the contract's rejection: a message that can never
+// succeed, whatever is retried. Classify with errors.As.
+type RejectionError = contract.RejectionError
+
+// DefaultMaxBodyBytes is the SQS message size limit.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Envelope names, as reported in Mapped.Envelope.
+const (
+	EnvelopeRaw         = "raw"
+	EnvelopeSNS         = "sns"
+	EnvelopeEventBridge = "eventbridge"
+)
+
+// Config is the deployment's part of mapping.
+type Config struct {
+	DefaultDomainID string // used when the message has no domainId
+	MaxBodyBytes    int    // 0 means 1 MiB (the SQS limit)
+}
+
+// Extractor picks the update out of an unwrapped payload. It returns a
+// message that already passed contract.Message.Validate (an empty DomainID
+// is allowed; the Mapper fills in the default), or an error; errors that are
+// not a *RejectionError are wrapped into one.
+//
+// Contract v1 is the built-in extractor; declarative extractors for events
+// that do not follow the contract (e.g. JMESPath rules over an EventBridge
+// detail) will implement this interface too.
+type Extractor interface {
+	Extract(payload []byte) (*contract.Message, error)
+}
+
+// ContractV1 extracts a contract v1 message, canonical or shorthand.
+type ContractV1 struct{}
+
+// Extract decodes payload strictly and validates it.
+func (ContractV1) Extract(payload []byte) (*contract.Message, error) {
+	return contract.Decode(payload)
+}
+
+// Mapper maps message bodies to UpdateCase requests. The zero value works
+// (no default domain, 1 MiB limit). A Mapper is safe for concurrent use.
+type Mapper struct {
+	cfg      Config
+	extract  Extractor
+	decoders sync.Pool // of *pooledDecoder, for unwrapping envelopes
+}
+
+// New returns a Mapper using contract v1.
+func New(cfg Config) *Mapper {
+	return &Mapper{cfg: cfg}
+}
+
+// Mapped is an accepted message.
+type Mapped struct {
+	Input      *connectcases.UpdateCaseInput
+	EventID    string
+	OccurredAt time.Time // zero when absent
+	Envelope   string    // "raw", "sns" or "eventbridge"
+}
+
+// Map turns one body, exactly as SQS delivered it, into a request. The error
+// is always a *RejectionError (find it with errors.As).
+func (m *Mapper) Map(body []byte) (*Mapped, error) {
+	limit := m.cfg.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if len(body) > limit {
+		return nil, &RejectionError{Path: "$", Rule: fmt.Sprintf("body is %d bytes, over the %d-byte limit", len(body), limit)}
+	}
+	payload, envelope, err := m.unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	extract := m.extract
+	if extract == nil {
+		extract = ContractV1{}
+	}
+	msg, err := extract.Extract(payload)
+	if err != nil {
+		return nil, asRejection(err)
+	}
+	domain := msg.DomainID
+	if domain == "" {
+		domain = m.cfg.DefaultDomainID
+	}
+	if domain == "" {
+		return nil, &RejectionError{Path: "domainId", Rule: "required: the message has none and no default domain is configured"}
+	}
+	out := &Mapped{
+		Input:    build(msg, domain),
+		EventID:  msg.EventID,
+		Envelope: envelope,
+	}
+	if msg.OccurredAt != "" {
+		// Already validated by the extractor; a parse error cannot happen.
+		out.OccurredAt, _ = time.Parse(time.RFC3339, msg.OccurredAt)
+	}
+	return out, nil
+}
+
+// build converts a validated message. Strings are shared with msg, not
+// copied: the request is the message's only user from here on.
+func build(msg *contract.Message, domain string) *connectcases.UpdateCaseInput {
+	in := &connectcases.UpdateCaseInput{
+		DomainId: &domain,
+		CaseId:   &msg.CaseID,
+		Fields:   make([]types.FieldValue, len(msg.Fields)),
+	}
+	for i := range msg.Fields {
+		f := &msg.Fields[i]
+		in.Fields[i].Id = &f.ID
+		in.Fields[i].Value = union(f.Value)
+	}
+	if p := msg.PerformedBy; p != nil {
+		if p.UserArn != "" {
+			in.PerformedBy = &types.UserUnionMemberUserArn{Value: p.UserArn}
+		} else {
+			in.PerformedBy = &types.UserUnionMemberCustomEntity{Value: p.CustomEntity}
+		}
+	}
+	return in
+}
+
+func union(v contract.Value) types.FieldValueUnion {
+	switch {
+	case v.String != nil:
+		return &types.FieldValueUnionMemberStringValue{Value: *v.String}
+	case v.Double != nil:
+		return &types.FieldValueUnionMemberDoubleValue{Value: *v.Double}
+	case v.Boolean != nil:
+		return &types.FieldValueUnionMemberBooleanValue{Value: *v.Boolean}
+	case v.Empty != nil:
+		return &types.FieldValueUnionMemberEmptyValue{}
+	default:
+		return &types.FieldValueUnionMemberUserArnValue{Value: *v.UserArn}
+	}
+}
+
+func asRejection(err error) *RejectionError {
+	var rej *RejectionError
+	if errors.As(err, &rej) {
+		return rej
+	}
+	return &RejectionError{Path: "$", Rule: err.Error()}
+}
