@@ -50,7 +50,10 @@ func (s *Server) serveOp(op string, fn opFunc, w http.ResponseWriter, r *http.Re
 		s.writeError(w, &apiError{status: http.StatusTooManyRequests, code: "ThrottlingException", message: "Rate exceeded"})
 		return http.StatusTooManyRequests
 	}
-	if f := st.f; isUpdate || f.AllOperations {
+	// Read the body first: only then does net/http watch the connection,
+	// so a caller that gives up during the latency cancels r.Context().
+	body, e := readBody(w, r)
+	if f := st.f; e == nil && (isUpdate || f.AllOperations) {
 		delay := f.Latency
 		if f.LatencyJitter > 0 {
 			delay += time.Duration(s.int64n(int64(f.LatencyJitter)))
@@ -82,7 +85,6 @@ func (s *Server) serveOp(op string, fn opFunc, w http.ResponseWriter, r *http.Re
 			}
 		}
 	}
-	body, e := readBody(w, r)
 	var resp []byte
 	if e == nil {
 		resp, e = fn(r, body)
