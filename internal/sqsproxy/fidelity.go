@@ -193,7 +193,9 @@ func (p *Proxy) rewriteDelete(c *call, body []byte) ([]byte, error) {
 		p.forget(str(c.req["ReceiptHandle"]))
 		return body, nil
 	}
-	var in struct{ Entries []struct{ Id, ReceiptHandle string } }
+	var in struct {
+		Entries []struct{ Id, ReceiptHandle string }
+	}
 	var out struct{ Successful []struct{ Id string } }
 	if json.Unmarshal(mustMarshal(c.req), &in) != nil || json.Unmarshal(body, &out) != nil {
 		return body, nil

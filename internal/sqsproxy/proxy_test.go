@@ -28,18 +28,14 @@ type bed struct {
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
-	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{
+	s := testbed.StartSQST(t, testbed.GoawsConfig{Queues: []testbed.Queue{
 		{Name: "work", VisibilityTimeout: 30},
 		{Name: "work-dlq"},
 		{Name: "work.fifo", VisibilityTimeout: 30},
 	}})
-	p, endpoint, err := sqsproxy.Start(g.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	g, endpoint := s.Goaws, s.Endpoint
 	return &bed{
-		proxy:  p,
+		proxy:  s.Proxy,
 		client: testbed.NewSQSClient(endpoint),
 		once:   testbed.NewSQSClient(endpoint, func(o *sqs.Options) { o.RetryMaxAttempts = 1 }),
 		std:    g.QueueURLT(t, "work"),

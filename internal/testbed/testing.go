@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/casebridge/casebridge/internal/sqsproxy"
 )
 
 // StartGoawsT starts goaws for a test or benchmark and stops it in t.Cleanup.
@@ -35,4 +37,25 @@ func (g *Goaws) QueueURLT(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// SQS is goaws behind the fidelity proxy: what integration tests should use.
+type SQS struct {
+	Goaws *Goaws
+	Proxy *sqsproxy.Proxy
+	// Endpoint is the proxy's URL, the endpoint to give the code under test.
+	Endpoint string
+}
+
+// StartSQST starts goaws and an sqsproxy in front of it, both stopped in
+// t.Cleanup.
+func StartSQST(t testing.TB, cfg GoawsConfig) *SQS {
+	t.Helper()
+	g := StartGoawsT(t, cfg)
+	p, endpoint, err := sqsproxy.Start(g.Endpoint)
+	if err != nil {
+		t.Fatalf("start sqs proxy: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return &SQS{Goaws: g, Proxy: p, Endpoint: endpoint}
 }
