@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+)
+
+// TestRunServesSeed starts the command as a user would (free port, the
+// shipped seed, a rate limit), waits for its ready line and talks to it
+// with the SDK.
+func TestRunServesSeed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--seed", "../../examples/casesim-seed.json", "--rate", "0.01", "--burst", "1", "--log-level", "warn"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "casesim listening on ")
+	if !ok {
+		t.Fatalf("ready line = %q", line)
+	}
+
+	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(url) })
+	in := &connectcases.UpdateCaseInput{
+		DomainId: aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
+		CaseId:   aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
+		Fields:   []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
+	}
+	if _, err := client.UpdateCase(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	var te *types.ThrottlingException
+	if _, err := client.UpdateCase(ctx, in); !errors.As(err, &te) {
+		t.Errorf("second call with --rate 0.01 --burst 1: %v, want ThrottlingException", err)
+	}
+	got, err := client.GetCase(ctx, &connectcases.GetCaseInput{DomainId: in.DomainId, CaseId: in.CaseId,
+		Fields: []types.FieldIdentifier{{Id: aws.String("status")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Fields[0].Value.(*types.FieldValueUnionMemberStringValue).Value; v != "closed" {
+		t.Errorf("status = %q, want closed", v)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run returned %v after cancel", err)
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--error-rate", "1.5"},
+		{"--seed", "does-not-exist.json", "--addr", "127.0.0.1:0"},
+		{"extra"},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
