@@ -1,0 +1,356 @@
+package retry
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// LimiterConfig tunes a Limiter. Zero values take the documented defaults,
+// which are what the simulation tests (limiter_sim_test.go) were run with.
+type LimiterConfig struct {
+	// Ceiling is an upper bound in calls/s (CASEBRIDGE_RATE_LIMIT); 0 = none.
+	Ceiling float64
+
+	// InitialRate is where the slow start begins, in calls/s (default 10).
+	// Until the first throttle the rate doubles every SlowStartDoubling of
+	// busy time and is unlimited once above 100 000 calls/s, so a quota that
+	// is never hit costs well under a second. It exists because 64 callers
+	// that all start unlimited at once would meet a small quota with 60
+	// throttles in one go. +Inf starts unlimited.
+	InitialRate float64
+	// SlowStartDoubling is the doubling time of the slow start (default 100ms).
+	SlowStartDoubling time.Duration
+
+	// Decrease is the multiplicative decrease β: after a throttle the rate
+	// becomes β·W, W being the rate at which we were throttled (default 0.95).
+	Decrease float64
+	// ProbeCalls sets how long the rate takes to climb back to W: about
+	// ProbeCalls calls, i.e. ProbeCalls/W seconds, kept within
+	// [MinProbe, MaxProbe] (defaults 60, 1s, 10s). More calls between two
+	// probes of the limit means fewer throttles per call.
+	ProbeCalls float64
+	MinProbe   time.Duration
+	MaxProbe   time.Duration
+	// MinRate is the floor in calls/s after throttles (default 0.2), so a
+	// storm of throttles can never stop the process for good.
+	MinRate float64
+
+	// Clock is the time source (default: the real clock).
+	Clock Clock
+}
+
+const (
+	unlimitedAbove = 1e5       // calls/s treated as "no limit"
+	estimateWindow = 2 * time.Second
+	minHoldoff     = 250 * time.Millisecond
+	successRing    = 64
+)
+
+func (c LimiterConfig) withDefaults() LimiterConfig {
+	if c.Ceiling < 0 || math.IsNaN(c.Ceiling) {
+		c.Ceiling = 0
+	}
+	if c.InitialRate <= 0 || math.IsNaN(c.InitialRate) {
+		c.InitialRate = 10
+	}
+	if c.SlowStartDoubling <= 0 {
+		c.SlowStartDoubling = 100 * time.Millisecond
+	}
+	if c.Decrease <= 0 || c.Decrease >= 1 {
+		c.Decrease = 0.95
+	}
+	if c.ProbeCalls <= 0 {
+		c.ProbeCalls = 60
+	}
+	if c.MinProbe <= 0 {
+		c.MinProbe = time.Second
+	}
+	if c.MaxProbe < c.MinProbe {
+		c.MaxProbe = max(10*time.Second, c.MinProbe)
+	}
+	if c.MinRate <= 0 {
+		c.MinRate = 0.2
+	}
+	c.Clock = clockOrReal(c.Clock)
+	return c
+}
+
+// Limiter paces every UpdateCase call of the process. It finds the
+// account's quota by itself: a slow start until the first throttle, then a
+// cubic curve in time (as TCP CUBIC does for windows) that drops to β·W on a
+// throttle, climbs back quickly at first, stays near W for a while and then
+// probes above it, faster the longer no throttle comes. The pacing itself
+// is a golang.org/x/time/rate token bucket with burst 1, so calls are spaced
+// rather than bunched; waiters queue in FIFO order and only the head holds a
+// reservation, so a lower rate applies at once to everyone queued.
+//
+// A Limiter is safe for concurrent use.
+type Limiter struct {
+	cfg   LimiterConfig
+	clock Clock
+
+	mu      sync.Mutex
+	tb      *rate.Limiter
+	queue   []chan struct{} // FIFO of waiters; queue[0] may reserve
+	changed chan struct{}   // closed (and replaced) when the rate drops
+
+	started     time.Time // first Wait
+	lastReserve time.Time
+	slowStart   bool
+	ssRate      float64 // slow-start rate, +Inf once past unlimitedAbove
+
+	w            float64       // rate at the last throttle
+	k            time.Duration // time to climb back to w
+	lastDecrease time.Time
+	holdUntil    time.Time // throttles before this belong to the last decrease
+
+	succ  [successRing]time.Time
+	nSucc int
+}
+
+// NewLimiter returns a limiter in slow start.
+func NewLimiter(cfg LimiterConfig) *Limiter {
+	cfg = cfg.withDefaults()
+	l := &Limiter{
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		tb:        rate.NewLimiter(rate.Inf, 1),
+		changed:   make(chan struct{}),
+		slowStart: true,
+		ssRate:    cfg.InitialRate,
+	}
+	if l.ssRate > unlimitedAbove {
+		l.ssRate = math.Inf(1)
+	}
+	return l
+}
+
+// Wait blocks until a call may be made, or until ctx ends (then it returns
+// ctx's error and takes no slot).
+func (l *Limiter) Wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if len(l.queue) == 0 {
+		// Fast path: nobody queued and a token free (always when unlimited).
+		res, d := l.reserveLocked(l.clock.Now())
+		if d == 0 {
+			l.mu.Unlock()
+			return nil
+		}
+		res.CancelAt(l.clock.Now())
+	}
+	turn := make(chan struct{})
+	l.queue = append(l.queue, turn)
+	if len(l.queue) == 1 {
+		close(turn)
+	}
+	l.mu.Unlock()
+	defer l.leave(turn)
+
+	select {
+	case <-turn:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for {
+		l.mu.Lock()
+		res, d := l.reserveLocked(l.clock.Now())
+		changed := l.changed
+		l.mu.Unlock()
+		if d == 0 {
+			return nil
+		}
+		select {
+		case <-l.clock.After(d):
+			return nil
+		case <-changed:
+			// Reserved at a rate that is no longer true: take a new slot.
+			l.cancel(res)
+		case <-ctx.Done():
+			l.cancel(res)
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *Limiter) cancel(res *rate.Reservation) {
+	l.mu.Lock()
+	res.CancelAt(l.clock.Now())
+	l.mu.Unlock()
+}
+
+// leave removes a waiter and hands the turn to the next one.
+func (l *Limiter) leave(turn chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.Index(l.queue, turn)
+	if i < 0 {
+		return
+	}
+	l.queue = slices.Delete(l.queue, i, i+1)
+	if i == 0 && len(l.queue) > 0 {
+		close(l.queue[0])
+	}
+}
+
+// reserveLocked brings the bucket to the current rate and reserves one call.
+func (l *Limiter) reserveLocked(now time.Time) (*rate.Reservation, time.Duration) {
+	if l.started.IsZero() {
+		l.started = now
+	}
+	if l.slowStart && !l.lastReserve.IsZero() && !math.IsInf(l.ssRate, 1) {
+		// Grow only with demand: an idle pause counts as one doubling at most.
+		dt := min(now.Sub(l.lastReserve), l.cfg.SlowStartDoubling)
+		l.ssRate *= math.Exp2(float64(dt) / float64(l.cfg.SlowStartDoubling))
+		if l.ssRate > unlimitedAbove {
+			l.ssRate = math.Inf(1)
+		}
+	}
+	l.lastReserve = now
+	l.tb.SetLimitAt(now, toLimit(l.rateLocked(now)))
+	res := l.tb.ReserveN(now, 1)
+	return res, res.DelayFrom(now)
+}
+
+func toLimit(r float64) rate.Limit {
+	if math.IsInf(r, 1) || r > unlimitedAbove {
+		return rate.Inf
+	}
+	return rate.Limit(r)
+}
+
+// rateLocked is the rate at now, ceiling included.
+func (l *Limiter) rateLocked(now time.Time) float64 {
+	r := l.ssRate
+	if !l.slowStart {
+		r = l.curve(now.Sub(l.lastDecrease))
+	}
+	if l.cfg.Ceiling > 0 {
+		r = min(r, l.cfg.Ceiling)
+	}
+	return r
+}
+
+// curve is the rate t after the last decrease: β·w at t=0, w at t=k (with a
+// flat approach), (2-β)·w at 2k, then doubling every 2k — so an estimate of
+// w that was far too low is left behind within seconds.
+func (l *Limiter) curve(t time.Duration) float64 {
+	beta := l.cfg.Decrease
+	x := float64(t) / float64(l.k)
+	var r float64
+	if x <= 2 {
+		y := 1 - x
+		r = l.w * (1 - (1-beta)*y*y*y)
+	} else {
+		r = l.w * (2 - beta) * math.Exp2((x-2)/2)
+	}
+	if r > unlimitedAbove {
+		return math.Inf(1)
+	}
+	return max(r, l.cfg.MinRate)
+}
+
+// OnSuccess reports a call that went through. Successes feed the estimate
+// of the rate the service actually grants; the increase itself follows the
+// curve in time, so it is the same at 5 and at 500 calls/s.
+func (l *Limiter) OnSuccess() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.succ[l.nSucc%successRing] = l.clock.Now()
+	l.nSucc++
+}
+
+// OnThrottle reports a throttled call: the rate drops to β·W, W being the
+// rate we were throttled at, or the rate that actually succeeded when that
+// is clearly lower (slow-start overshoot, a quota that just shrank).
+// Throttles of calls made before the last decrease took effect are ignored.
+func (l *Limiter) OnThrottle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if now.Before(l.holdUntil) {
+		return
+	}
+	if l.started.IsZero() {
+		l.started = now
+	}
+	r := l.rateLocked(now)
+	beta := l.cfg.Decrease
+	w := r
+	// Trust the measurement only when even one more success would leave
+	// it clearly below r: at 5 calls/s a 2 s window holds ten successes,
+	// and one missing (the throttled call) must not pull w down.
+	// Normally w is the rate we were throttled at. But when throttles go on
+	// (in slow start, or within estimateWindow of the last decrease) we have
+	// been over the limit all along, so the successes of that window measure
+	// the limit itself: take that (with one success of slack against the
+	// noise of a few calls) when it is lower. It saves many small steps
+	// after a slow-start overshoot or when the quota shrinks.
+	sustained := l.slowStart || now.Sub(l.lastDecrease) < estimateWindow
+	since := l.lastDecrease // throttled again: we were over the limit since then
+	if l.slowStart {
+		since = l.started
+	}
+	if _, mHigh, ok := l.measuredLocked(now, since); ok && sustained && mHigh < r {
+		w = mHigh
+	}
+	k := min(max(time.Duration(l.cfg.ProbeCalls/w*float64(time.Second)), l.cfg.MinProbe), l.cfg.MaxProbe)
+	if l.slowStart {
+		// Slow start ends with a rough guess: get back to it and past it soon.
+		k = l.cfg.MinProbe
+	}
+	if math.IsInf(w, 1) {
+		w, k = l.cfg.InitialRate, l.cfg.MinProbe
+	}
+	w = max(w, l.cfg.MinRate/beta)
+	l.slowStart = false
+	l.w, l.k = w, k
+	l.lastDecrease = now
+	l.holdUntil = now.Add(max(minHoldoff, time.Duration(2/(beta*w)*float64(time.Second))))
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// measuredLocked estimates the granted rate from the successes of the last
+// estimateWindow, or since since if that is more recent. high is
+// the same estimate with one success more, an upper bound for the noise.
+func (l *Limiter) measuredLocked(now, since time.Time) (m, high float64, ok bool) {
+	from := now.Add(-estimateWindow)
+	if since.After(from) {
+		from = since
+	}
+	n := 0
+	for i := 1; i <= min(l.nSucc, successRing); i++ {
+		if l.succ[(l.nSucc-i)%successRing].Before(from) {
+			break
+		}
+		n++
+	}
+	if n == successRing {
+		// The ring is full: measure over the span it covers instead.
+		from = l.succ[l.nSucc%successRing]
+	}
+	span := now.Sub(from).Seconds()
+	if n == 0 || span <= 0 {
+		return 0, 0, false
+	}
+	return float64(n) / span, float64(n+1) / span, true
+}
+
+// Limit is the current rate in calls/s; +Inf when unlimited.
+func (l *Limiter) Limit() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.rateLocked(l.clock.Now())
+	if r > unlimitedAbove {
+		return math.Inf(1)
+	}
+	return r
+}
