@@ -30,7 +30,7 @@ type harness struct {
 	client *connectcases.Client
 }
 
-func newHarness(t *testing.T, opts casesim.Options, seed bool) *harness {
+func newHarness(t testing.TB, opts casesim.Options, seed bool) *harness {
 	t.Helper()
 	if opts.RandSeed == 0 {
 		opts.RandSeed = 42
