@@ -6,7 +6,8 @@
 // carry MessageGroupId, MessageDeduplicationId and SequenceNumber as sent;
 // SentTimestamp and ApproximateFirstReceiveTimestamp keep their meaning; only
 // the system attributes the receiver asked for are returned; SendMessageBatch
-// lists its Successful entries; ChangeMessageVisibilityBatch works; FIFO
+// lists its Successful entries; ChangeMessageVisibilityBatch works;
+// ApproximateNumberOfMessages counts visible messages only; FIFO
 // deduplication ids are honoured for five minutes; ChangeMessageVisibility to 0
 // on a FIFO queue no longer wedges the group.
 //

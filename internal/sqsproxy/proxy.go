@@ -160,6 +160,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fixed, changed := fifoVisibilityZero(req); changed {
 			body, _ = json.Marshal(fixed)
 		}
+	case "GetQueueAttributes":
+		if fixed, changed := askNotVisible(req); changed {
+			body, _ = json.Marshal(fixed)
+		}
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -202,6 +206,8 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		rewrite = p.rewriteReceive
 	case "DeleteMessage", "DeleteMessageBatch":
 		rewrite = p.rewriteDelete
+	case "GetQueueAttributes":
+		rewrite = rewriteQueueAttributes
 	default:
 		return nil
 	}

@@ -289,8 +289,40 @@ func TestDownCutsCallsAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Attributes["ApproximateNumberOfMessages"] != "1" {
-		t.Fatalf("message %s lost across the outage: %v", id, out.Attributes)
+	// Still in flight from the first receive: not visible, not lost.
+	if out.Attributes["ApproximateNumberOfMessagesNotVisible"] != "1" || out.Attributes["ApproximateNumberOfMessages"] != "0" {
+		t.Fatalf("message %s not in flight across the outage: %v", id, out.Attributes)
+	}
+}
+
+func TestQueueDepthCountsVisibleMessagesOnly(t *testing.T) {
+	b := newBed(t)
+	ctx := testCtx(t)
+	b.send(t, b.std, "a", nil, nil)
+	b.send(t, b.std, "b", nil, nil)
+	if out, err := b.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &b.std, MaxNumberOfMessages: 1}); err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive one: %v", err)
+	}
+	tests := []struct {
+		names []types.QueueAttributeName
+		want  map[string]string
+	}{
+		{names: []types.QueueAttributeName{"ApproximateNumberOfMessages"}, want: map[string]string{"ApproximateNumberOfMessages": "1"}},
+		{names: []types.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}, want: map[string]string{"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "1"}},
+	}
+	for _, tc := range tests {
+		out, err := b.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &b.std, AttributeNames: tc.names})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Attributes) != len(tc.want) {
+			t.Fatalf("asked %v: got %v, want %v", tc.names, out.Attributes, tc.want)
+		}
+		for k, v := range tc.want {
+			if out.Attributes[k] != v {
+				t.Fatalf("asked %v: got %v, want %v", tc.names, out.Attributes, tc.want)
+			}
+		}
 	}
 }
 
