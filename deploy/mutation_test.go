@@ -72,7 +72,9 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		return append(res("BacklogPerTaskScaling", "Properties", "TargetTrackingScalingPolicyConfiguration",
 			"CustomizedMetricSpecification", "Metrics", i), path...)
 	}
-	esm := func(path ...any) []any { return append(res("Function", "Properties", "Events", "Queue", "Properties"), path...) }
+	esm := func(path ...any) []any {
+		return append(res("Function", "Properties", "Events", "Queue", "Properties"), path...)
+	}
 
 	tests := []struct {
 		name   string
