@@ -30,9 +30,9 @@ func Decode(data []byte) (*Message, error) {
 	if rej := d.message(m); rej != nil {
 		return nil, rej
 	}
-	fieldPath := indexPath
+	fieldPath := fieldPaths(canonicalPaths)
 	if d.shorthand {
-		fieldPath = func(i int) string { return keyPath("fields", m.Fields[i].ID) }
+		fieldPath = func(i int, _ string) string { return keyPath("fields", m.Fields[i].ID) }
 	}
 	if rej := m.validate(fieldPath); rej != nil {
 		return nil, rej

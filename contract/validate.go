@@ -39,7 +39,7 @@ var customEntityPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\
 // An empty DomainID passes: whether a default domain exists is the consumer's
 // business.
 func (m *Message) Validate() error {
-	if err := m.validate(indexPath); err != nil {
+	if err := m.validate(canonicalPaths); err != nil {
 		return err
 	}
 	return nil
@@ -48,9 +48,16 @@ func (m *Message) Validate() error {
 // indexPath names field i by its position, as in the canonical form.
 func indexPath(i int) string { return "fields[" + strconv.Itoa(i) + "]" }
 
-// validate returns a typed nil-able pointer so callers inside the package can
-// keep it typed; fieldPath lets the decoder name shorthand fields by key.
-func (m *Message) validate(fieldPath func(int) string) *RejectionError {
+// fieldPaths names a field's id and value in rejections: fields[2].id and
+// fields[2].value in canonical form; the decoder names a shorthand field
+// by its key (fields.status) for both.
+type fieldPaths func(i int, part string) string
+
+func canonicalPaths(i int, part string) string { return indexPath(i) + "." + part }
+
+// validate returns a *RejectionError rather than error so that in-package
+// callers can edit the path; fieldPath names fields in the message's form.
+func (m *Message) validate(fieldPath fieldPaths) *RejectionError {
 	if m.DomainID != "" {
 		if rule := lengthRule(m.DomainID, 1, MaxIDLength); rule != "" {
 			return reject("domainId", "%s", rule)
@@ -68,15 +75,15 @@ func (m *Message) validate(fieldPath func(int) string) *RejectionError {
 	for i := range m.Fields {
 		f := &m.Fields[i]
 		if rule := lengthRule(f.ID, 1, MaxIDLength); rule != "" {
-			return reject(fieldPath(i)+".id", "%s", rule)
+			return reject(fieldPath(i, "id"), "%s", rule)
 		}
 		if rule := f.Value.rule(); rule != nil {
-			rule.Path = fieldPath(i) + ".value" + rule.Path
+			rule.Path = fieldPath(i, "value") + rule.Path
 			return rule
 		}
 	}
 	if i, j := duplicateID(m.Fields); i >= 0 {
-		return reject(fieldPath(j)+".id", "duplicate field id %q (also %s)", m.Fields[j].ID, fieldPath(i))
+		return reject(fieldPath(j, "id"), "duplicate field id %q (also %s)", m.Fields[j].ID, fieldPath(i, "id"))
 	}
 	if p := m.PerformedBy; p != nil {
 		if err := p.validate("performedBy"); err != nil {
