@@ -1,0 +1,98 @@
+// Package consumer is casebridge's one core: it turns one SQS message into exactly
+// one outcome (applied, left on the queue for later, or dead-lettered with a reason),
+// following the blueprint's error policy. Transports (the Lambda handler, the
+// worker's long-poll loop) adapt their messages to Message and carry out the Outcome;
+// they never decide policy, and this package knows nothing about either of them.
+package consumer
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// CasesAPI is the one Connect Cases call the core makes.
+type CasesAPI interface {
+	UpdateCase(ctx context.Context, in *connectcases.UpdateCaseInput, optFns ...func(*connectcases.Options)) (*connectcases.UpdateCaseOutput, error)
+}
+
+// QueueSender is the one SQS call the core makes: sending to the dead-letter queue.
+type QueueSender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Message is what a transport hands the core: an SQS message, whatever delivered it.
+type Message struct {
+	ID           string                                    // SQS MessageId
+	Body         string                                    // exactly as delivered
+	Attributes   map[string]sqstypes.MessageAttributeValue // message attributes, kept byte for byte on the DLQ
+	ReceiveCount int                                       // ApproximateReceiveCount (0 if unknown)
+	GroupID      string                                    // MessageGroupId on FIFO queues
+	SourceQueue  string                                    // queue URL or ARN, reported on the DLQ
+}
+
+// Kind is what the transport must do with the message.
+type Kind int
+
+const (
+	// Done: the update was applied; delete the message.
+	Done Kind = iota + 1
+	// DeadLettered: the message is on the DLQ with its reason; delete the original.
+	DeadLettered
+	// RetryLater: leave the message on the queue, invisible for Outcome.Delay
+	// (the Lambda reports it as a batch item failure).
+	RetryLater
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Done:
+		return "applied"
+	case DeadLettered:
+		return "dead-lettered"
+	case RetryLater:
+		return "retry-later"
+	default:
+		return "unknown"
+	}
+}
+
+// Deletes reports whether the transport should delete the original message.
+func (k Kind) Deletes() bool { return k == Done || k == DeadLettered }
+
+// Reasons carried by outcomes. The DeadLettered ones are also the `class` of the
+// casebridge-error attribute on the DLQ.
+const (
+	ReasonApplied          = "applied"
+	ReasonInvalidMessage   = "invalid-message"
+	ReasonValidation       = "validation"
+	ReasonNotFound         = "not-found"
+	ReasonRetriesExhausted = "retries-exhausted"
+	ReasonThrottled        = "throttle"
+	ReasonTransient        = "transient"
+	ReasonForbidden        = "forbidden"
+	ReasonCanceled         = "canceled"
+	ReasonDLQSendFailed    = "dlq-send-failed"
+	ReasonDLQUnformable    = "dlq-unformable" // released for the queue's native redrive
+)
+
+// Outcome is the core's verdict on one message.
+type Outcome struct {
+	Kind     Kind
+	Reason   string        // one of the Reason constants
+	Delay    time.Duration // RetryLater: how long the message should stay invisible (never 0)
+	Err      error         // the last error, if any
+	Code     string        // the API's error code, if any
+	Attempts int           // UpdateCase calls made
+	CaseID   string
+	DomainID string
+	Duration time.Duration
+}
+
+// Handler is what transports depend on.
+type Handler interface {
+	Handle(ctx context.Context, m Message) Outcome
+}

@@ -1,0 +1,292 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	goretry "github.com/sethvargo/go-retry"
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+// Options configures a Core. Zero fields take the documented defaults.
+type Options struct {
+	Cases  CasesAPI    // required
+	DLQ    QueueSender // required
+	DLQURL string      // required
+
+	Mapper  *mapper.Mapper // nil → mapper.New(mapper.Config{})
+	Limiter *retry.Limiter // shared by every message of the process; nil → no limit
+	Circuit *retry.Circuit // access-denied circuit; nil → none
+	Metrics Metrics        // nil → none
+	Logger  *zap.Logger    // nil → no logs
+
+	MaxReceives          int           // 8: RetryLater at this receive count becomes retries-exhausted
+	MaxTransientAttempts int           // 3: in-process tries for transient errors before RetryLater
+	AttemptTimeout       time.Duration // 10s: one UpdateCase call
+	BackoffBase          time.Duration // 100ms: first retry delay (full jitter)
+	BackoffCap           time.Duration // 5s: per-attempt cap
+	MinRetryDelay        time.Duration // 1s: smallest visibility for RetryLater (no hot redelivery loop)
+	ForbiddenDelay       time.Duration // 30s: RetryLater delay after AccessDenied
+	Now                  func() time.Time
+}
+
+// Core implements Handler with casebridge's error policy.
+type Core struct{ o Options }
+
+// New checks opts and fills in defaults.
+func New(opts Options) (*Core, error) {
+	if opts.Cases == nil || opts.DLQ == nil || opts.DLQURL == "" {
+		return nil, errors.New("consumer: Cases, DLQ and DLQURL are required")
+	}
+	if opts.Mapper == nil {
+		opts.Mapper = mapper.New(mapper.Config{})
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = nopMetrics{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	setDefault(&opts.MaxReceives, 8)
+	setDefault(&opts.MaxTransientAttempts, 3)
+	setDefault(&opts.AttemptTimeout, 10*time.Second)
+	setDefault(&opts.BackoffBase, 100*time.Millisecond)
+	setDefault(&opts.BackoffCap, 5*time.Second)
+	setDefault(&opts.MinRetryDelay, time.Second)
+	setDefault(&opts.ForbiddenDelay, 30*time.Second)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Core{o: opts}, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Handle decides one message's fate. ctx's deadline is the message's time budget
+// (the worker: receipt + CASEBRIDGE_MAX_HOLD; the Lambda: the invocation deadline
+// less a margin): in-process retries stop when the next wait would pass it.
+func (c *Core) Handle(ctx context.Context, m Message) Outcome {
+	start := c.o.Now()
+	out := c.handle(ctx, m)
+	out.Duration = c.o.Now().Sub(start)
+	c.o.Metrics.ObserveOutcome(out)
+	c.log(m, out)
+	return out
+}
+
+func (c *Core) handle(ctx context.Context, m Message) Outcome {
+	mapped, err := c.o.Mapper.Map([]byte(m.Body))
+	if err != nil {
+		return c.deadLetter(ctx, m, Outcome{Reason: ReasonInvalidMessage, Err: err})
+	}
+	out := c.apply(ctx, mapped.Input)
+	out.CaseID = aws.ToString(mapped.Input.CaseId)
+	out.DomainID = aws.ToString(mapped.Input.DomainId)
+	switch {
+	case out.Kind == Done:
+		return out
+	case out.Kind == DeadLettered: // permanent: validation, not-found
+		return c.deadLetter(ctx, m, out)
+	case out.Reason == ReasonCanceled:
+		// Our own shutdown or deadline, not the message's fault: never exhausts it.
+		return out
+	case m.ReceiveCount >= c.o.MaxReceives:
+		out.Reason = ReasonRetriesExhausted
+		return c.deadLetter(ctx, m, out)
+	default:
+		return out
+	}
+}
+
+// apply calls UpdateCase until it succeeds, fails permanently, or the policy says
+// to give the message back to the queue. A waiting message holds only its own
+// goroutine, so it never blocks others.
+func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outcome {
+	backoff := retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap)
+	var out Outcome
+	transient := 0
+	for {
+		if c.o.Limiter != nil {
+			if err := c.o.Limiter.Wait(ctx); err != nil {
+				// The shared limiter cannot give this message a slot within its budget.
+				return c.retryLater(ctx, out, stopped(ctx, retry.Classified{Class: retry.ClassThrottle, Err: err}), backoff)
+			}
+		}
+		out.Attempts++
+		cl := stopped(ctx, c.call(ctx, in))
+		c.o.Metrics.ObserveRetryClass(cl.Class)
+		if c.o.Circuit != nil {
+			c.o.Circuit.Record(cl.Class)
+		}
+		out.Err, out.Code = cl.Err, cl.Code
+		switch cl.Class {
+		case "":
+			if c.o.Limiter != nil {
+				c.o.Limiter.OnSuccess()
+			}
+			out.Kind, out.Reason = Done, ReasonApplied
+			return out
+		case retry.ClassValidation, retry.ClassNotFound:
+			out.Kind, out.Reason = DeadLettered, string(cl.Class)
+			return out
+		case retry.ClassForbidden:
+			// The deployment's fault, not the message's: give it back for a while.
+			out.Kind, out.Reason, out.Delay = RetryLater, ReasonForbidden, c.o.ForbiddenDelay
+			return out
+		case retry.ClassCanceled:
+			return c.retryLater(ctx, out, cl, backoff)
+		case retry.ClassThrottle:
+			if c.o.Limiter != nil {
+				c.o.Limiter.OnThrottle()
+			}
+		default: // transient
+			transient++
+			if transient >= c.o.MaxTransientAttempts {
+				return c.retryLater(ctx, out, cl, backoff)
+			}
+		}
+		wait, _ := backoff.Next()
+		wait = max(wait, cl.RetryAfter)
+		if !c.fits(ctx, wait) {
+			return c.retryLater(ctx, out, cl, backoff)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return c.retryLater(ctx, out, stopped(ctx, cl), backoff)
+		}
+	}
+}
+
+func (c *Core) call(ctx context.Context, in *connectcases.UpdateCaseInput) retry.Classified {
+	actx, cancel := context.WithTimeout(ctx, c.o.AttemptTimeout)
+	defer cancel()
+	t0 := c.o.Now()
+	_, err := c.o.Cases.UpdateCase(actx, in)
+	cl := retry.Classify(ctx, err)
+	c.o.Metrics.ObserveUpdateCase(c.o.Now().Sub(t0), cl.Class)
+	return cl
+}
+
+// fits reports whether waiting d still leaves the message inside its budget.
+func (c *Core) fits(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || c.o.Now().Add(d).Before(dl)
+}
+
+func (c *Core) retryLater(ctx context.Context, out Outcome, cl retry.Classified, b goretry.Backoff) Outcome {
+	out.Kind = RetryLater
+	out.Reason = retryReason(cl.Class)
+	if cl.Err != nil {
+		out.Err = cl.Err
+	}
+	d, _ := b.Next()
+	out.Delay = max(d, cl.RetryAfter, c.o.MinRetryDelay)
+	return out
+}
+
+// stopped tells a shutdown (ctx canceled: not the message's fault, never counts
+// toward exhaustion) from a spent budget (deadline: the last error stands).
+func stopped(ctx context.Context, cl retry.Classified) retry.Classified {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		cl.Class = retry.ClassCanceled
+	case cl.Class == retry.ClassCanceled:
+		cl.Class = retry.ClassTransient
+	}
+	return cl
+}
+
+func retryReason(cl retry.Class) string {
+	switch cl {
+	case retry.ClassThrottle:
+		return ReasonThrottled
+	case retry.ClassCanceled:
+		return ReasonCanceled
+	case retry.ClassForbidden:
+		return ReasonForbidden
+	default:
+		return ReasonTransient
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Core) log(m Message, out Outcome) {
+	fields := []zap.Field{
+		zap.String("messageId", m.ID),
+		zap.String("caseId", out.CaseID),
+		zap.String("domainId", out.DomainID),
+		zap.String("outcome", out.Kind.String()),
+		zap.String("reason", out.Reason),
+		zap.Int("attempts", out.Attempts),
+		zap.Int("receiveCount", m.ReceiveCount),
+		zap.Duration("duration", out.Duration),
+	}
+	if out.Code != "" {
+		fields = append(fields, zap.String("code", out.Code))
+	}
+	if out.Kind == RetryLater {
+		fields = append(fields, zap.Duration("delay", out.Delay))
+	}
+	if out.Err != nil {
+		// Error texts never hold field values: mapper rejections name paths and
+		// rules, and API messages are passed through errorText's bound.
+		fields = append(fields, zap.String("error", errorText(out.Err)))
+	}
+	switch {
+	case out.Reason == ReasonForbidden || out.Reason == ReasonDLQSendFailed || out.Reason == ReasonDLQUnformable:
+		c.o.Logger.Error("message outcome", fields...)
+	case out.Kind == Done:
+		c.o.Logger.Info("message outcome", fields...)
+	default:
+		c.o.Logger.Warn("message outcome", fields...)
+	}
+}
+
+// errorText is the error's text, bounded so a huge upstream message cannot flood
+// logs or the DLQ attribute.
+func errorText(err error) string {
+	var rej *contract.RejectionError
+	s := err.Error()
+	if errors.As(err, &rej) {
+		s = rej.Error()
+	}
+	const limit = 1024
+	if len(s) > limit {
+		s = fmt.Sprintf("%s…", truncateUTF8(s, limit-len("…")))
+	}
+	return s
+}
+
+// WithLogger returns a Core that logs to l and shares everything else (the
+// limiter, the circuit, the clients) with c; the Lambda uses it to put each
+// invocation's request id on every line.
+func (c *Core) WithLogger(l *zap.Logger) *Core {
+	cp := *c
+	cp.o.Logger = l
+	return &cp
+}

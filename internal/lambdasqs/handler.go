@@ -1,0 +1,187 @@
+// Package lambdasqs adapts the consumer core to an SQS-triggered Lambda: it
+// takes an events.SQSEvent, handles its records (concurrently for a standard
+// queue, in order per message group for FIFO) within the invocation's deadline,
+// and answers with the records that did not finish as batch item failures.
+// It knows nothing about polling, and the core knows nothing about Lambda.
+package lambdasqs
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+)
+
+// Handler handles SQS events. The zero value is not usable: Core is required.
+type Handler struct {
+	Core           consumer.Handler
+	MaxConcurrency int           // records handled at once; 0 → 10
+	SafetyMargin   time.Duration // stop retrying this long before the deadline; 0 → see margin()
+	Logger         *zap.Logger
+	// OnOutcome, if set, sees every record's outcome (the EMF metrics use it).
+	OnOutcome func(consumer.Outcome)
+}
+
+// Handle is the Lambda entry point. It never returns an error: a partial
+// response says exactly which records failed, and an error would hide that.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	log := h.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	budget, cancel := h.budget(ctx)
+	defer cancel()
+	outcomes := make([]consumer.Outcome, len(ev.Records))
+	run := func(i int) consumer.Outcome {
+		o := h.Core.Handle(budget, toMessage(ev.Records[i]))
+		outcomes[i] = o
+		if h.OnOutcome != nil {
+			h.OnOutcome(o)
+		}
+		return o
+	}
+	failed := make([]bool, len(ev.Records))
+	if len(ev.Records) > 0 && strings.HasSuffix(ev.Records[0].EventSourceARN, ".fifo") {
+		h.runFIFO(ev.Records, run, failed)
+	} else {
+		h.runConcurrent(len(ev.Records), run, failed)
+	}
+	var resp events.SQSEventResponse
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+		}
+	}
+	logBatch(log, ev.Records, outcomes, failed)
+	return resp, nil
+}
+
+// budget is the invocation deadline less a safety margin, so the response is
+// sent before Lambda kills the invocation.
+func (h *Handler) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := h.SafetyMargin
+	if margin == 0 {
+		// 10 % of what is left, between 200 ms and 3 s.
+		margin = min(max(time.Until(dl)/10, 200*time.Millisecond), 3*time.Second)
+	}
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+func (h *Handler) limit() int {
+	if h.MaxConcurrency > 0 {
+		return h.MaxConcurrency
+	}
+	return 10
+}
+
+func (h *Handler) runConcurrent(n int, run func(int) consumer.Outcome, failed []bool) {
+	sem := make(chan struct{}, h.limit())
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			failed[i] = !run(i).Kind.Deletes()
+		}()
+	}
+	wg.Wait()
+}
+
+// runFIFO keeps each message group in order; after a record of a group fails,
+// the rest of that group is reported failed unhandled, while other groups go on.
+// All state is local to this invocation.
+func (h *Handler) runFIFO(records []events.SQSMessage, run func(int) consumer.Outcome, failed []bool) {
+	var order []string
+	groups := map[string][]int{}
+	for i, r := range records {
+		g := r.Attributes["MessageGroupId"]
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	sem := make(chan struct{}, h.limit())
+	var wg sync.WaitGroup
+	for _, g := range order {
+		idx := groups[g]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for k, i := range idx {
+				if !run(i).Kind.Deletes() {
+					for _, rest := range idx[k:] {
+						failed[rest] = true
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func toMessage(r events.SQSMessage) consumer.Message {
+	rc, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+	var attrs map[string]sqstypes.MessageAttributeValue
+	if len(r.MessageAttributes) > 0 {
+		attrs = make(map[string]sqstypes.MessageAttributeValue, len(r.MessageAttributes))
+		for k, a := range r.MessageAttributes {
+			attrs[k] = sqstypes.MessageAttributeValue{
+				DataType:         aws.String(a.DataType),
+				StringValue:      a.StringValue,
+				BinaryValue:      a.BinaryValue,
+				StringListValues: a.StringListValues,
+				BinaryListValues: a.BinaryListValues,
+			}
+		}
+	}
+	return consumer.Message{
+		ID:           r.MessageId,
+		Body:         r.Body,
+		Attributes:   attrs,
+		ReceiveCount: rc,
+		GroupID:      r.Attributes["MessageGroupId"],
+		SourceQueue:  r.EventSourceARN,
+	}
+}
+
+// logBatch says clearly when every record failed for a reason outside the
+// messages (throttling, access denied, a downstream outage): that is an
+// operator's problem, not the publishers'.
+func logBatch(log *zap.Logger, records []events.SQSMessage, outcomes []consumer.Outcome, failed []bool) {
+	nFailed := 0
+	reasons := map[string]int{}
+	for i, f := range failed {
+		if f {
+			nFailed++
+			reason := outcomes[i].Reason
+			if reason == "" {
+				reason = "skipped-after-earlier-failure-in-group"
+			}
+			reasons[reason]++
+		}
+	}
+	fields := []zap.Field{zap.Int("records", len(records)), zap.Int("failed", nFailed), zap.Any("failedByReason", reasons)}
+	switch {
+	case nFailed > 0 && nFailed == len(records):
+		log.Error("every record of the batch failed for reasons outside the messages; they stay on the queue for a retry", fields...)
+	case nFailed > 0:
+		log.Warn("batch partly failed; failed records stay on the queue", fields...)
+	default:
+		log.Info("batch done", fields...)
+	}
+}
