@@ -226,9 +226,11 @@ func fifoVisibilityZero(req map[string]json.RawMessage) (map[string]json.RawMess
 	return fixed, true
 }
 
+// isZero treats a missing VisibilityTimeout as 0: the member is required, and
+// a serializer may leave out a zero value.
 func isZero(raw json.RawMessage) bool {
 	var n float64
-	return len(raw) > 0 && json.Unmarshal(raw, &n) == nil && n == 0
+	return len(raw) == 0 || (json.Unmarshal(raw, &n) == nil && n == 0)
 }
 
 func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
