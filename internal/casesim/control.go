@@ -26,10 +26,11 @@ func (s *Server) controlRoutes() {
 			writePlainJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 			return
 		}
-		if err := s.SetFaults(f); err != nil {
+		if err := f.Validate(); err != nil {
 			writePlainJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 			return
 		}
+		s.SetFaults(f)
 		writePlainJSON(w, http.StatusOK, s.Faults())
 	})
 	s.mux.HandleFunc("GET /casesim/updates", func(w http.ResponseWriter, _ *http.Request) {

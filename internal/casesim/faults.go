@@ -100,6 +100,24 @@ func (f Faults) Validate() error {
 	return nil
 }
 
+// clamped brings every setting into its valid range.
+func (f Faults) clamped() Faults {
+	frac := func(p float64) float64 {
+		if math.IsNaN(p) || p < 0 {
+			return 0
+		}
+		return math.Min(p, 1)
+	}
+	// Past a sum of 1 the draw order decides: drops, then denials, then errors.
+	f.ErrorRate, f.DenyRate, f.DropRate = frac(f.ErrorRate), frac(f.DenyRate), frac(f.DropRate)
+	if math.IsNaN(f.Rate) || f.Rate < 0 {
+		f.Rate = 0
+	}
+	f.Burst = max(f.Burst, 0)
+	f.Latency, f.LatencyJitter, f.RetryAfter = max(f.Latency, 0), max(f.LatencyJitter, 0), max(f.RetryAfter, 0)
+	return f
+}
+
 // faultState is swapped atomically as a whole so the UpdateCase path reads
 // a consistent configuration without taking a lock.
 type faultState struct {

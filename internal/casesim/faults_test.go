@@ -97,22 +97,22 @@ func TestThrottleStormMidRun(t *testing.T) {
 	if err := h.update(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.sim.SetFaults(casesim.Faults{Rate: 0.001, Burst: 1}); err != nil {
-		t.Fatal(err)
-	}
+	h.sim.SetFaults(casesim.Faults{Rate: 0.001, Burst: 1})
 	var te *types.ThrottlingException
 	_ = h.update(ctx) // the one token
 	if err := h.update(ctx); !errors.As(err, &te) {
 		t.Fatalf("during storm: %v, want ThrottlingException", err)
 	}
-	if err := h.sim.SetFaults(casesim.Faults{}); err != nil {
-		t.Fatal(err)
-	}
+	h.sim.SetFaults(casesim.Faults{})
 	if err := h.update(ctx); err != nil {
 		t.Fatalf("after storm: %v", err)
 	}
-	if err := h.sim.SetFaults(casesim.Faults{ErrorRate: 0.7, DenyRate: 0.7}); err == nil {
-		t.Error("SetFaults accepted fractions summing above 1")
+	if err := (casesim.Faults{ErrorRate: 0.7, DenyRate: 0.7}).Validate(); err == nil {
+		t.Error("Validate accepted fractions summing above 1")
+	}
+	h.sim.SetFaults(casesim.Faults{ErrorRate: 2, Latency: -time.Second})
+	if got := h.sim.Faults(); got.ErrorRate != 1 || got.Latency != 0 {
+		t.Errorf("invalid faults not clamped: %+v", got)
 	}
 }
 

@@ -78,8 +78,8 @@ const (
 	StatusClientCanceled = 499 // the caller went away during injected latency
 )
 
-// New returns a Server with no domains. Invalid Options.Faults are replaced
-// by no faults and logged; use SetFaults to be told.
+// New returns a Server with no domains; Options.Faults are applied as by
+// SetFaults.
 func New(opts Options) *Server {
 	log := opts.Logger
 	if log == nil {
@@ -104,10 +104,7 @@ func New(opts Options) *Server {
 	if s.account == "" {
 		s.account = "123456789012"
 	}
-	if err := s.SetFaults(opts.Faults); err != nil {
-		log.Warn("ignoring invalid faults", zap.Error(err))
-		_ = s.SetFaults(Faults{})
-	}
+	s.SetFaults(opts.Faults)
 	s.routes()
 	return s
 }
@@ -116,10 +113,13 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // SetFaults replaces the fault configuration; calls already past the fault
-// stage are not affected. Safe for concurrent use.
-func (s *Server) SetFaults(f Faults) error {
+// stage are not affected. Safe for concurrent use. Settings that fail
+// Faults.Validate are clamped into range (and logged); validate first to
+// reject them instead, as the HTTP endpoint and cmd/casesim do.
+func (s *Server) SetFaults(f Faults) {
 	if err := f.Validate(); err != nil {
-		return err
+		s.log.Warn("clamping invalid faults", zap.Error(err))
+		f = f.clamped()
 	}
 	s.faultsMu.Lock()
 	defer s.faultsMu.Unlock()
@@ -128,7 +128,6 @@ func (s *Server) SetFaults(f Faults) error {
 		zap.Duration("latency", f.Latency), zap.Duration("latencyJitter", f.LatencyJitter),
 		zap.Float64("errorRate", f.ErrorRate), zap.Float64("denyRate", f.DenyRate),
 		zap.Float64("dropRate", f.DropRate), zap.Bool("allOperations", f.AllOperations))
-	return nil
 }
 
 // Faults returns the current fault configuration.
