@@ -212,3 +212,24 @@ func TestConcurrentUpdatesOneCase(t *testing.T) {
 }
 
 func posInf() float64 { return math.Inf(1) }
+
+func TestCreateAndGetCaseErrors(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, casesim.Options{}, true)
+	_, err := h.client.CreateCase(ctx, &connectcases.CreateCaseInput{DomainId: aws.String(demoDomain), TemplateId: aws.String("tmpl-default"),
+		Fields: []types.FieldValue{fv("status", str("open"))}})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), `"title" is required`) {
+		t.Errorf("CreateCase without the required title: %v", err)
+	}
+	_, err = h.client.CreateCase(ctx, &connectcases.CreateCaseInput{DomainId: aws.String(demoDomain), TemplateId: aws.String("nope"),
+		Fields: []types.FieldValue{fv("title", str("x"))}})
+	notFound("nope", "Template")(t, err)
+	_, err = h.client.GetCase(ctx, &connectcases.GetCaseInput{DomainId: aws.String(demoDomain), CaseId: aws.String(noSuchCase),
+		Fields: []types.FieldIdentifier{{Id: aws.String("status")}}})
+	notFound(noSuchCase, "Case")(t, err)
+	var ce *types.ConflictException
+	if _, err := h.client.CreateField(ctx, &connectcases.CreateFieldInput{DomainId: aws.String(demoDomain), Name: aws.String("status"), Type: types.FieldTypeText}); !errors.As(err, &ce) {
+		t.Errorf("CreateField with a taken name: %v, want ConflictException", err)
+	}
+}
