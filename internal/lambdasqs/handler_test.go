@@ -149,7 +149,9 @@ func TestBudgetEndsBeforeDeadline(t *testing.T) {
 
 type handlerFunc func(context.Context, consumer.Message) consumer.Outcome
 
-func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome { return f(ctx, m) }
+func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
+	return f(ctx, m)
+}
 
 func TestEMFLine(t *testing.T) {
 	var e EMF

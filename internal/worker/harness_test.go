@@ -1,0 +1,236 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/worker"
+)
+
+const (
+	domainID = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
+	missing  = "7a1d6c3e-0000-4000-8000-0000000000ff"
+)
+
+func caseID(i int) string { return fmt.Sprintf("7a1d6c3e-0000-4000-8000-%012d", i%5+1) }
+
+// bed is one test's world: goaws behind the fidelity/fault proxy, the Cases
+// simulator seeded with the demo data, and real SDK clients for both.
+type bed struct {
+	t      *testing.T
+	sqs    *sqs.Client // through the proxy
+	proxy  *sqsproxy.Proxy
+	sim    *casesim.Server
+	cases  *connectcases.Client
+	src    string
+	dlq    string
+	goaws  *testbed.Goaws
+	simURL string
+}
+
+func newBed(t *testing.T, fifo bool, visibility int) *bed {
+	t.Helper()
+	src, dlq := "src", "dlq"
+	if fifo {
+		src, dlq = "src.fifo", "dlq.fifo"
+	}
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{
+		{Name: src, VisibilityTimeout: visibility, RedrivePolicy: testbed.RedrivePolicy(dlq, 10)},
+		{Name: dlq, VisibilityTimeout: 30},
+	}})
+	p, endpoint, err := sqsproxy.Start(g.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	sim := casesim.New(casesim.Options{RandSeed: 1})
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	b := &bed{t: t, proxy: p, sim: sim, goaws: g, simURL: srv.URL,
+		sqs:   testbed.NewSQSClient(endpoint),
+		cases: testbed.NewCasesClient(srv.URL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} }),
+	}
+	b.src = g.QueueURLT(t, src)
+	b.dlq = g.QueueURLT(t, dlq)
+	return b
+}
+
+type workerOpts struct {
+	maxReceives int
+	maxInFlight int
+	grace       time.Duration
+	limiter     *retry.Limiter
+	circuit     *retry.Circuit
+}
+
+// start runs a worker in this process until the returned stop is called; stop
+// returns Run's error.
+func (b *bed) start(o workerOpts) (w *worker.Worker, stop func() error) {
+	b.t.Helper()
+	core, err := consumer.New(consumer.Options{
+		Cases: b.cases, DLQ: b.sqs, DLQURL: b.dlq,
+		Mapper:      mapper.New(mapper.Config{DefaultDomainID: domainID}),
+		Limiter:     o.limiter,
+		Circuit:     o.circuit,
+		Logger:      zaptest.NewLogger(b.t, zaptest.Level(zap.WarnLevel)),
+		MaxReceives: o.maxReceives,
+		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond,
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	w, err = worker.New(worker.Options{SQS: b.sqs, QueueURL: b.src, Handler: core, Circuit: o.circuit,
+		Logger: zaptest.NewLogger(b.t, zaptest.Level(zap.WarnLevel)), Metrics: worker.NewMetrics(nil),
+		MaxInFlight: o.maxInFlight, Receivers: 2, WaitTime: 1, ShutdownGrace: o.grace})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	b.t.Cleanup(func() { _ = stop() })
+	return w, stop
+}
+
+// send publishes bodies (FIFO: group = the index's case) and returns their message ids.
+func (b *bed) send(bodies []string) []string {
+	b.t.Helper()
+	ids := make([]string, len(bodies))
+	for i, body := range bodies {
+		in := &sqs.SendMessageInput{QueueUrl: aws.String(b.src), MessageBody: aws.String(body)}
+		if filepath.Ext(b.src) == ".fifo" {
+			in.MessageGroupId = aws.String(groupOf(body))
+			in.MessageDeduplicationId = aws.String(strconv.Itoa(i))
+		}
+		out, err := b.sqs.SendMessage(context.Background(), in)
+		if err != nil {
+			b.t.Fatalf("send %d: %v", i, err)
+		}
+		ids[i] = aws.ToString(out.MessageId)
+	}
+	return ids
+}
+
+func groupOf(body string) string {
+	var m struct{ CaseID string }
+	_ = json.Unmarshal([]byte(body), &m)
+	return m.CaseID
+}
+
+type dead struct {
+	Class, Code, Message, SourceMessageID string
+	ReceiveCount                          int
+}
+
+// drainDLQ reads and deletes everything on the DLQ, keyed by source message id.
+func (b *bed) drainDLQ(into map[string]dead) {
+	b.t.Helper()
+	for {
+		out, err := b.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.dlq),
+			MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return
+		}
+		for _, m := range out.Messages {
+			var d dead
+			a, ok := m.MessageAttributes[consumer.ErrorAttribute]
+			if !ok {
+				b.t.Errorf("DLQ message %s without %s (native redrive moved it?)", aws.ToString(m.MessageId), consumer.ErrorAttribute)
+			} else if err := json.Unmarshal([]byte(aws.ToString(a.StringValue)), &d); err != nil {
+				b.t.Errorf("bad %s: %v", consumer.ErrorAttribute, err)
+			}
+			into[d.SourceMessageID] = d
+			if _, err := b.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(b.dlq), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// appliedMarks returns how often each `reason` value was applied (our per-message marker).
+func (b *bed) appliedMarks() map[string]int {
+	marks := map[string]int{}
+	for _, u := range b.sim.AppliedUpdates() {
+		for _, f := range u.Fields {
+			if aws.ToString(f.Id) != "reason" {
+				continue
+			}
+			if v, ok := f.Value.(*types.FieldValueUnionMemberStringValue); ok {
+				marks[v.Value]++
+			}
+		}
+	}
+	return marks
+}
+
+// queueDepth is visible + in flight on the source queue.
+func (b *bed) queueDepth() int {
+	b.t.Helper()
+	out, err := b.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(b.src),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	v, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	nv, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return v + nv
+}
+
+// eventually polls cond until it holds or the timeout passes. Polling is the
+// signal here: the outcomes live in other processes (goaws) we can only ask.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func doubleOf(f types.FieldValue) (float64, bool) {
+	v, ok := f.Value.(*types.FieldValueUnionMemberDoubleValue)
+	if !ok {
+		return 0, false
+	}
+	return v.Value, true
+}

@@ -1,0 +1,138 @@
+package worker
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+// Metrics is the worker's Prometheus registry. It implements consumer.Metrics,
+// so the core reports into it too. A nil *Metrics records nothing.
+type Metrics struct {
+	reg            *prometheus.Registry
+	outcomes       *prometheus.CounterVec
+	attempts       *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	dlqSends       *prometheus.CounterVec
+	inflight       prometheus.Gauge
+	receiveErrors  prometheus.Counter
+	deletes        prometheus.Counter
+	deleteFailures prometheus.Counter
+	heartbeats     *prometheus.CounterVec
+}
+
+var _ consumer.Metrics = (*Metrics)(nil)
+
+// NewMetrics builds the registry; rate reports the shared limiter's current rate
+// (calls/s, +Inf when unlimited) and may be nil.
+func NewMetrics(rate func() float64) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_messages_total",
+			Help: "Messages handled, by outcome and reason."}, []string{"outcome", "reason"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_updatecase_attempts_total",
+			Help: "UpdateCase calls, by error class (ok = success)."}, []string{"class"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "casebridge_updatecase_duration_seconds",
+			Help: "UpdateCase latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"class"}),
+		dlqSends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_dlq_sends_total",
+			Help: "Messages sent to the dead-letter queue, by reason and result."}, []string{"reason", "result"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "casebridge_in_flight_messages",
+			Help: "Messages received and not yet deleted or released."}),
+		receiveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "casebridge_receive_errors_total",
+			Help: "Failed ReceiveMessage calls."}),
+		deletes: prometheus.NewCounter(prometheus.CounterOpts{Name: "casebridge_deletes_total",
+			Help: "Messages deleted from the source queue."}),
+		deleteFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "casebridge_delete_failures_total",
+			Help: "Messages whose delete failed for good (they will be delivered again)."}),
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_heartbeats_total",
+			Help: "Visibility extensions of in-flight messages, by result."}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.outcomes, m.attempts, m.latency, m.dlqSends, m.inflight, m.receiveErrors,
+		m.deletes, m.deleteFailures, m.heartbeats,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if rate != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_rate_limit_per_second",
+			Help: "Current UpdateCase rate of the shared adaptive limiter (+Inf: no limit in force)."}, rate))
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// Registry exposes the registry for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func (m *Metrics) ObserveOutcome(o consumer.Outcome) {
+	if m != nil {
+		m.outcomes.WithLabelValues(o.Kind.String(), o.Reason).Inc()
+	}
+}
+
+func (m *Metrics) ObserveRetryClass(c retry.Class) {
+	if m != nil {
+		m.attempts.WithLabelValues(classLabel(c)).Inc()
+	}
+}
+
+func (m *Metrics) ObserveUpdateCase(d time.Duration, c retry.Class) {
+	if m != nil {
+		m.latency.WithLabelValues(classLabel(c)).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) ObserveDeadLetterSend(reason string, err error) {
+	if m != nil {
+		m.dlqSends.WithLabelValues(reason, resultLabel(err)).Inc()
+	}
+}
+
+func (m *Metrics) inFlight(delta float64) {
+	if m != nil {
+		m.inflight.Add(delta)
+	}
+}
+
+func (m *Metrics) receiveError() {
+	if m != nil {
+		m.receiveErrors.Inc()
+	}
+}
+
+func (m *Metrics) deleted(n int) {
+	if m != nil {
+		m.deletes.Add(float64(n))
+	}
+}
+
+func (m *Metrics) deleteFailed() {
+	if m != nil {
+		m.deleteFailures.Inc()
+	}
+}
+
+func (m *Metrics) heartbeat(err error) {
+	if m != nil {
+		m.heartbeats.WithLabelValues(resultLabel(err)).Inc()
+	}
+}
+
+func classLabel(c retry.Class) string {
+	if c == "" {
+		return "ok"
+	}
+	return string(c)
+}
+
+func resultLabel(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}

@@ -1,0 +1,188 @@
+package worker
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+const maxBatch = 10 // SQS: ReceiveMessage and DeleteMessageBatch take at most 10
+
+// receiveLoop long-polls for as many messages as there are free slots, so a
+// backlog waits on the queue (where its receive count does not grow), not in flight.
+func (w *Worker) receiveLoop(ctx, hardCtx context.Context, id int) {
+	backoff := retry.NewBackoff(200*time.Millisecond, 10*time.Second)
+	for ctx.Err() == nil {
+		if w.o.Circuit != nil {
+			if err := w.o.Circuit.Wait(ctx); err != nil {
+				return
+			}
+		}
+		n := w.acquire(ctx)
+		if n == 0 {
+			return
+		}
+		out, err := w.o.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:            aws.String(w.o.QueueURL),
+			MaxNumberOfMessages: int32(n),
+			WaitTimeSeconds:     w.o.WaitTime,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{
+				sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
+				sqstypes.MessageSystemAttributeNameMessageGroupId,
+			},
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			w.releaseSlots(n)
+			if ctx.Err() != nil {
+				return
+			}
+			d, _ := backoff.Next()
+			w.o.Logger.Warn("receive failed; backing off", zap.Int("receiver", id), zap.Duration("wait", d), zap.Error(err))
+			w.o.Metrics.receiveError()
+			if sleepCtx(ctx, d) != nil {
+				return
+			}
+			continue
+		}
+		backoff = retry.NewBackoff(200*time.Millisecond, 10*time.Second)
+		w.releaseSlots(n - len(out.Messages))
+		received := time.Now()
+		for _, m := range out.Messages {
+			w.dispatch(ctx, hardCtx, m, received)
+		}
+	}
+}
+
+// acquire waits for one free slot, then takes up to a batch's worth more without waiting.
+func (w *Worker) acquire(ctx context.Context) int {
+	select {
+	case <-w.slots:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < maxBatch {
+		select {
+		case <-w.slots:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func (w *Worker) releaseSlots(n int) {
+	for range n {
+		w.slots <- struct{}{}
+	}
+}
+
+// dispatch starts m now, or behind the earlier messages of its FIFO group.
+func (w *Worker) dispatch(ctx, hardCtx context.Context, m sqstypes.Message, received time.Time) {
+	job := &job{
+		msg:      toMessage(m, w.o.QueueURL),
+		receipt:  aws.ToString(m.ReceiptHandle),
+		received: received,
+	}
+	job.hb = w.startHeartbeat(job.receipt, job.msg.ID)
+	w.inflight.Add(1)
+	w.o.Metrics.inFlight(1)
+	if !w.isFIFO() {
+		go func() { w.process(hardCtx, job); w.finish() }()
+		return
+	}
+	// Real SQS never hands out two messages of one group at once, but messages of a
+	// group received together must still run one after another.
+	w.groups.enqueue(job.msg.GroupID, func() bool {
+		defer w.finish()
+		if ctx.Err() != nil { // shutting down: not started, give it back at once
+			job.hb.stop()
+			w.changeVisibility(job, 0, "shutdown before start")
+			return false
+		}
+		return w.process(hardCtx, job)
+	}, func() {
+		// An earlier message of the group failed: keep order by giving this one back too.
+		defer w.finish()
+		job.hb.stop()
+		w.changeVisibility(job, 0, "earlier message of its FIFO group failed")
+	})
+}
+
+func (w *Worker) finish() {
+	w.o.Metrics.inFlight(-1)
+	w.releaseSlots(1)
+	w.inflight.Done()
+}
+
+type job struct {
+	msg      consumer.Message
+	receipt  string
+	received time.Time
+	hb       *heartbeat
+}
+
+// process runs the core on one message and carries out its outcome. It reports
+// whether the message is gone from the queue (FIFO groups stop at the first that is not).
+func (w *Worker) process(hardCtx context.Context, j *job) bool {
+	hctx, cancel := context.WithDeadline(hardCtx, j.received.Add(w.o.MaxHold))
+	out := w.o.Handler.Handle(hctx, j.msg)
+	cancel()
+	j.hb.stop() // before delete or release: no heartbeat on a dead receipt handle
+	if out.Kind.Deletes() {
+		w.deleter.delete(j.receipt, j.msg.ID)
+		return true
+	}
+	w.changeVisibility(j, out.Delay, out.Reason)
+	return false
+}
+
+// changeVisibility gives a message back to the queue after d (RetryLater) or at once (d = 0).
+func (w *Worker) changeVisibility(j *job, d time.Duration, why string) {
+	secs := int32(math.Ceil(d.Seconds()))
+	secs = min(max(secs, 0), 43200) // SQS: 0 to 12 hours
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.o.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(w.o.QueueURL), ReceiptHandle: aws.String(j.receipt), VisibilityTimeout: secs,
+	})
+	if err != nil {
+		// The message still comes back, after the queue's visibility timeout.
+		w.o.Logger.Warn("could not change visibility; the message returns after its visibility timeout",
+			zap.String("messageId", j.msg.ID), zap.String("why", why), zap.Error(err))
+	}
+}
+
+func toMessage(m sqstypes.Message, queueURL string) consumer.Message {
+	rc, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
+	return consumer.Message{
+		ID:           aws.ToString(m.MessageId),
+		Body:         aws.ToString(m.Body),
+		Attributes:   m.MessageAttributes,
+		ReceiveCount: rc,
+		GroupID:      m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)],
+		SourceQueue:  queueURL,
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,168 @@
+// Package worker is casebridge's long-running SQS transport: long-poll receivers
+// feed a bounded pool that runs the consumer core, keeps in-flight messages
+// invisible (heartbeat), batches deletes, keeps FIFO groups in order and drains on
+// shutdown. Policy lives in the core; this package only moves messages.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+// SQSAPI is the subset of the SQS client the worker uses.
+type SQSAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// Options configures a Worker. Zero fields take the documented defaults.
+type Options struct {
+	SQS      SQSAPI           // required
+	QueueURL string           // required
+	Handler  consumer.Handler // required
+	Circuit  *retry.Circuit   // optional: polling pauses while it is open
+	Logger   *zap.Logger
+	Metrics  *Metrics // optional
+
+	MaxInFlight   int           // 64
+	Receivers     int           // 2
+	MaxHold       time.Duration // 10m: a message's time budget from receipt
+	ShutdownGrace time.Duration // 25s
+	WaitTime      int32         // 20: long-poll seconds
+	// VisibilityTimeout is the one the heartbeat keeps renewing; 0 reads the
+	// queue's own at start.
+	VisibilityTimeout time.Duration
+	DeleteFlushEvery  time.Duration // 20ms: longest a delete waits for its batch to fill
+}
+
+// Worker runs the receive → handle → delete loop. Create with New, start with Run.
+type Worker struct {
+	o        Options
+	slots    chan struct{} // one token per free in-flight slot
+	deleter  *deleter
+	groups   *groupRunner
+	ready    readiness
+	inflight sync.WaitGroup
+}
+
+// New checks opts and fills in defaults.
+func New(opts Options) (*Worker, error) {
+	if opts.SQS == nil || opts.QueueURL == "" || opts.Handler == nil {
+		return nil, errors.New("worker: SQS, QueueURL and Handler are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	setDefault(&opts.MaxInFlight, 64)
+	setDefault(&opts.Receivers, 2)
+	setDefault(&opts.MaxHold, 10*time.Minute)
+	setDefault(&opts.ShutdownGrace, 25*time.Second)
+	setDefault(&opts.WaitTime, 20)
+	setDefault(&opts.DeleteFlushEvery, 20*time.Millisecond)
+	w := &Worker{o: opts, slots: make(chan struct{}, opts.MaxInFlight)}
+	for range opts.MaxInFlight {
+		w.slots <- struct{}{}
+	}
+	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
+	w.groups = newGroupRunner()
+	return w, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Ready reports whether the worker is receiving (false before start, while the
+// access-denied circuit is open, and while draining).
+func (w *Worker) Ready() bool {
+	return w.ready.get() && (w.o.Circuit == nil || !w.o.Circuit.Open())
+}
+
+// Run receives until ctx is canceled, then drains: in-flight messages get
+// ShutdownGrace to finish, deletes are flushed, unstarted messages are released.
+// It returns nil after a clean drain.
+func (w *Worker) Run(ctx context.Context) error {
+	if w.o.VisibilityTimeout == 0 {
+		vt, err := w.queueVisibility(ctx)
+		if err != nil {
+			return err
+		}
+		w.o.VisibilityTimeout = vt
+	}
+	// hardCtx ends in-flight work when the grace period is over.
+	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	deleterDone := make(chan struct{})
+	go func() { w.deleter.run(); close(deleterDone) }()
+
+	var receivers sync.WaitGroup
+	for i := range w.o.Receivers {
+		receivers.Add(1)
+		go func() { defer receivers.Done(); w.receiveLoop(ctx, hardCtx, i) }()
+	}
+	w.ready.set(true)
+	w.o.Logger.Info("worker started", zap.String("queue", w.o.QueueURL), zap.Int("maxInFlight", w.o.MaxInFlight),
+		zap.Int("receivers", w.o.Receivers), zap.Duration("visibilityTimeout", w.o.VisibilityTimeout))
+	<-ctx.Done()
+	w.ready.set(false)
+	receivers.Wait() // long polls are canceled with ctx: no new messages from here on
+	w.o.Logger.Info("draining", zap.Duration("grace", w.o.ShutdownGrace))
+
+	finished := make(chan struct{})
+	go func() { w.inflight.Wait(); close(finished) }()
+	timer := time.NewTimer(w.o.ShutdownGrace)
+	defer timer.Stop()
+	select {
+	case <-finished:
+	case <-timer.C:
+		w.o.Logger.Warn("shutdown grace over; giving unfinished messages back to the queue")
+		hardStop()
+		<-finished
+	}
+	w.deleter.close()
+	<-deleterDone
+	w.o.Logger.Info("worker stopped")
+	return nil
+}
+
+func (w *Worker) queueVisibility(ctx context.Context) (time.Duration, error) {
+	out, err := w.o.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(w.o.QueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading the queue's visibility timeout (%s): %w", w.o.QueueURL, err)
+	}
+	var secs int
+	if _, err := fmt.Sscan(out.Attributes[string(sqstypes.QueueAttributeNameVisibilityTimeout)], &secs); err != nil || secs <= 0 {
+		secs = 30 // SQS's default
+	}
+	return time.Duration(secs) * time.Second, nil
+}
+
+func (w *Worker) isFIFO() bool { return strings.HasSuffix(w.o.QueueURL, ".fifo") }
+
+type readiness struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (r *readiness) get() bool  { r.mu.Lock(); defer r.mu.Unlock(); return r.v }
+func (r *readiness) set(v bool) { r.mu.Lock(); r.v = v; r.mu.Unlock() }

@@ -1,0 +1,255 @@
+package worker_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+func validBody(i int, extra string) string {
+	return fmt.Sprintf(`{"caseId":%q,"fields":{"reason":"m-%d","priority":%d%s}}`, caseID(i), i, i, extra)
+}
+
+// TestEveryMessageEndsInOnePlace sends a mix of good and bad messages through
+// throttling and 500s, and counts: applied + dead-lettered = sent, each in the
+// right place with the right reason, nothing left on the queue.
+func TestEveryMessageEndsInOnePlace(t *testing.T) {
+	b := newBed(t, false, 5)
+	b.sim.SetFaults(casesim.Faults{Rate: 100, Burst: 5, ErrorRate: 0.15})
+	var bodies, want []string // want: "applied" or the DLQ class
+	for i := range 60 {
+		bodies, want = append(bodies, validBody(i, "")), append(want, "applied")
+	}
+	for i := range 5 {
+		bodies = append(bodies,
+			`{"caseId":"x","feilds":{}}`,
+			`not json at all`,
+			fmt.Sprintf(`{"caseId":%q,"fields":{"reason":"gone-%d"}}`, missing, i),
+			fmt.Sprintf(`{"caseId":%q,"fields":{"status":"reopened"}}`, caseID(i)),
+			fmt.Sprintf(`{"caseId":%q,"fields":{"nosuchfield":"x"}}`, caseID(i)),
+		)
+		want = append(want, consumer.ReasonInvalidMessage, consumer.ReasonInvalidMessage, consumer.ReasonNotFound,
+			consumer.ReasonValidation, consumer.ReasonValidation)
+	}
+	ids := b.send(bodies)
+	_, stop := b.start(workerOpts{limiter: retry.NewLimiter(retry.LimiterConfig{})})
+
+	deadLetters := map[string]dead{}
+	eventually(t, 60*time.Second, "every message applied or dead-lettered", func() bool {
+		b.drainDLQ(deadLetters)
+		marks := b.appliedMarks()
+		done := len(deadLetters)
+		for i := range 60 {
+			if marks[fmt.Sprintf("m-%d", i)] > 0 {
+				done++
+			}
+		}
+		return done == len(bodies)
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	marks := b.appliedMarks()
+	dups := 0
+	for i, id := range ids {
+		d, isDead := deadLetters[id]
+		switch {
+		case want[i] == "applied" && isDead:
+			t.Errorf("message %d dead-lettered (%+v), want applied", i, d)
+		case want[i] == "applied":
+			dups += marks[fmt.Sprintf("m-%d", i)] - 1
+		case !isDead:
+			t.Errorf("message %d (%s) not on the DLQ, want %s", i, bodies[i], want[i])
+		case d.Class != want[i]:
+			t.Errorf("message %d on the DLQ as %q (%s), want %q", i, d.Class, d.Message, want[i])
+		case d.Message == "":
+			t.Errorf("message %d: DLQ reason has no message", i)
+		}
+	}
+	if n := b.queueDepth(); n != 0 {
+		t.Errorf("%d messages left on the source queue", n)
+	}
+	stats := b.sim.Stats()["UpdateCase"]
+	t.Logf("UpdateCase by status: %v; duplicates applied: %d", stats, dups)
+	if stats[429] == 0 || stats[500] == 0 {
+		t.Errorf("the test did not exercise throttles and 500s: %v", stats)
+	}
+}
+
+// TestFIFOGroupStaysInOrder checks that one group's messages are applied in
+// order. goaws keeps only one group lock at a time, so interleaved groups could
+// reach any consumer out of order; parallelism across groups is covered by the
+// group runner's unit test.
+func TestFIFOGroupStaysInOrder(t *testing.T) {
+	b := newBed(t, true, 5)
+	b.sim.SetFaults(casesim.Faults{Latency: 2 * time.Millisecond, LatencyJitter: 5 * time.Millisecond})
+	var bodies []string
+	for i := range 30 {
+		bodies = append(bodies, fmt.Sprintf(`{"caseId":%q,"fields":{"reason":"m-%d","priority":%d}}`, caseID(0), i, i))
+	}
+	b.send(bodies)
+	_, stop := b.start(workerOpts{})
+	eventually(t, 60*time.Second, "all applied", func() bool { return len(b.appliedMarks()) == len(bodies) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]float64{}
+	for _, u := range b.sim.AppliedUpdates() {
+		for _, f := range u.Fields {
+			if p, ok := doubleOf(f); ok {
+				if p < last[u.CaseID] {
+					t.Errorf("case %s: priority %v applied after %v: group out of order", u.CaseID, p, last[u.CaseID])
+				}
+				last[u.CaseID] = p
+			}
+		}
+	}
+}
+
+// TestHeartbeatKeepsSlowMessageInvisible: a downstream slower than the queue's
+// visibility timeout must not cause a second delivery.
+func TestHeartbeatKeepsSlowMessageInvisible(t *testing.T) {
+	b := newBed(t, false, 2)
+	b.sim.SetFaults(casesim.Faults{Latency: 5 * time.Second})
+	b.send([]string{validBody(1, "")})
+	_, stop := b.start(workerOpts{})
+	eventually(t, 30*time.Second, "applied", func() bool { return len(b.appliedMarks()) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.sim.Stats()["UpdateCase"][200]; n != 1 {
+		t.Errorf("UpdateCase succeeded %d times, want 1 (message redelivered despite heartbeat)", n)
+	}
+	if n := b.proxy.Calls("ChangeMessageVisibility"); n < 2 {
+		t.Errorf("%d visibility extensions during a 5 s call on a 2 s timeout, want ≥ 2", n)
+	}
+	if n := b.queueDepth(); n != 0 {
+		t.Errorf("%d left on the queue", n)
+	}
+}
+
+// TestDLQRefusingSendsLosesNothing: while the DLQ refuses sends, bad messages
+// stay on the source queue; once it recovers they reach it.
+func TestDLQRefusingSendsLosesNothing(t *testing.T) {
+	b := newBed(t, false, 5)
+	b.proxy.FailAction("SendMessage", "dlq", 500, "InternalError", -1)
+	ids := b.send([]string{`{"bad":1}`, `[]`, `{"caseId":"c","feilds":{}}`})
+	_, stop := b.start(workerOpts{})
+	eventually(t, 20*time.Second, "DLQ sends attempted", func() bool { return b.proxy.Calls("SendMessage") >= 3+6 })
+	if n := b.queueDepth(); n != 3 {
+		t.Fatalf("%d messages on the source queue while the DLQ refuses, want all 3", n)
+	}
+	b.proxy.ClearFaults()
+	deadLetters := map[string]dead{}
+	eventually(t, 30*time.Second, "all three on the DLQ", func() bool { b.drainDLQ(deadLetters); return len(deadLetters) == 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if deadLetters[id].Class != consumer.ReasonInvalidMessage {
+			t.Errorf("%s: %+v", id, deadLetters[id])
+		}
+	}
+	eventually(t, 10*time.Second, "source queue empty", func() bool { return b.queueDepth() == 0 })
+}
+
+// TestRetriesExhaustedAtMaxReceives: a message that keeps failing transiently is
+// dead-lettered with retries-exhausted once its receive count reaches the limit.
+func TestRetriesExhaustedAtMaxReceives(t *testing.T) {
+	b := newBed(t, false, 5)
+	b.sim.SetFaults(casesim.Faults{ErrorRate: 1})
+	ids := b.send([]string{validBody(3, "")})
+	_, stop := b.start(workerOpts{maxReceives: 3})
+	deadLetters := map[string]dead{}
+	eventually(t, 40*time.Second, "dead-lettered", func() bool { b.drainDLQ(deadLetters); return len(deadLetters) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	d := deadLetters[ids[0]]
+	if d.Class != consumer.ReasonRetriesExhausted || d.Code != "InternalServerException" || d.ReceiveCount != 3 {
+		t.Errorf("DLQ reason %+v, want retries-exhausted / InternalServerException at receive 3", d)
+	}
+}
+
+// TestAccessDeniedOpensCircuitAndKeepsMessages: denials are the deployment's
+// fault: nothing is dead-lettered, polling pauses and /readyz says so.
+func TestAccessDeniedOpensCircuitAndKeepsMessages(t *testing.T) {
+	b := newBed(t, false, 5)
+	b.sim.SetFaults(casesim.Faults{DenyRate: 1})
+	var bodies []string
+	for i := range 5 {
+		bodies = append(bodies, validBody(i, ""))
+	}
+	b.send(bodies)
+	circuit := retry.NewCircuit(3, time.Minute)
+	w, stop := b.start(workerOpts{circuit: circuit})
+	eventually(t, 20*time.Second, "circuit open", circuit.Open)
+	srv := httptest.NewServer(w.HTTPHandler(nil))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "circuit") {
+		t.Errorf("/readyz = %d %q while the circuit is open", resp.StatusCode, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadLetters := map[string]dead{}
+	b.drainDLQ(deadLetters)
+	if len(deadLetters) != 0 {
+		t.Errorf("%d dead-lettered on access denied, want 0", len(deadLetters))
+	}
+	if n := b.queueDepth(); n != len(bodies) {
+		t.Errorf("%d on the queue, want all %d kept", n, len(bodies))
+	}
+}
+
+// TestShutdownDrainsAndLosesNothing stops the worker mid-drain, then a second
+// worker finishes: every message is applied.
+func TestShutdownDrainsAndLosesNothing(t *testing.T) {
+	b := newBed(t, false, 5)
+	b.sim.SetFaults(casesim.Faults{Latency: 20 * time.Millisecond})
+	var bodies []string
+	for i := range 200 {
+		bodies = append(bodies, validBody(i, ""))
+	}
+	b.send(bodies)
+	_, stop := b.start(workerOpts{maxInFlight: 8, grace: 5 * time.Second})
+	eventually(t, 20*time.Second, "some progress", func() bool { return len(b.appliedMarks()) >= 20 })
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("drain took %v, over the 5 s grace", d)
+	}
+	firstRun := len(b.appliedMarks())
+	if firstRun == len(bodies) {
+		t.Fatal("the first worker finished everything; the test did not stop it mid-drain")
+	}
+	_, stop2 := b.start(workerOpts{})
+	eventually(t, 40*time.Second, "all applied after restart", func() bool { return len(b.appliedMarks()) == len(bodies) })
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	dups := 0
+	for _, n := range b.appliedMarks() {
+		dups += n - 1
+	}
+	t.Logf("first worker applied %d of %d before SIGTERM-equivalent; duplicates %d", firstRun, len(bodies), dups)
+	if dups != 0 {
+		t.Errorf("%d messages applied twice: work finished before shutdown was delivered again", dups)
+	}
+}
