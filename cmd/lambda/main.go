@@ -1,0 +1,82 @@
+// Command lambda is casebridge as an SQS-triggered AWS Lambda (provided.al2023),
+// for an event source mapping with ReportBatchItemFailures. Build it as Lambda
+// expects: CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./cmd/lambda
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/clients"
+	"github.com/casebridge/casebridge/internal/config"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/lambdasqs"
+	"github.com/casebridge/casebridge/internal/logging"
+	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+func main() {
+	h, err := setup(context.Background())
+	if err != nil {
+		// Fails the init phase with a message naming the setting; Lambda reports it.
+		fmt.Fprintln(os.Stderr, "casebridge:", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// setup runs once per execution environment: configuration, clients and the
+// shared adaptive limiter are built here, with no network calls.
+func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(false); err != nil {
+		return nil, err
+	}
+	log, err := logging.New(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := clients.Load(ctx, cfg.MaxConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	core, err := consumer.New(consumer.Options{
+		Cases: cl.Cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
+		Limiter:     retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit}),
+		Metrics:     emf,
+		Logger:      log,
+		MaxReceives: cfg.MaxReceives,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		reqLog := log
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			reqLog = log.With(zap.String("requestId", lc.AwsRequestID))
+		}
+		h := &lambdasqs.Handler{Core: core.WithLogger(reqLog), MaxConcurrency: cfg.MaxConcurrency, Logger: reqLog}
+		resp, err := h.Handle(ctx, ev)
+		requestID := ""
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			requestID = lc.AwsRequestID
+		}
+		if ferr := emf.Flush(os.Stdout, requestID, time.Now()); ferr != nil {
+			reqLog.Warn("writing metrics", zap.Error(ferr))
+		}
+		return resp, err
+	}, nil
+}

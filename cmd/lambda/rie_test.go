@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testbed"
+)
+
+const (
+	domainID = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
+	srcARN   = "arn:aws:sqs:us-east-1:100010001000:src"
+)
+
+// rig is the real bootstrap under the Runtime Interface Emulator, with goaws
+// (behind the fault proxy) as the DLQ's SQS and the Cases simulator downstream.
+type rig struct {
+	t      *testing.T
+	invoke string
+	sim    *casesim.Server
+	sqs    *sqs.Client
+	proxy  *sqsproxy.Proxy
+	dlq    string
+	stderr *syncBuffer
+}
+
+// syncBuffer collects the emulator's output, written by exec's copying goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
+	t.Helper()
+	rie, err := testbed.ToolPath("aws-lambda-rie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src"}, {Name: "dlq"}}})
+	p, endpoint, err := sqsproxy.Start(g.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	sim := casesim.New(casesim.Options{RandSeed: 1})
+	root, _ := testbed.RepoRoot()
+	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	r := &rig{t: t, sim: sim, sqs: testbed.NewSQSClient(endpoint), proxy: p, dlq: g.QueueURLT(t, "dlq"), stderr: &syncBuffer{}}
+
+	apiPort, _ := testbed.FreePort()
+	rapidPort, _ := testbed.FreePort()
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", rapidPort), bootstrap)
+	cmd.Env = append(os.Environ(),
+		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSecs),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_ENDPOINT_URL_SQS="+endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+srv.URL,
+		"CASEBRIDGE_DLQ_URL="+r.dlq, "CASEBRIDGE_DOMAIN_ID="+domainID)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stdout, cmd.Stderr = r.stderr, r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	r.invoke = fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", apiPort))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator did not listen: %v\n%s", err, r.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+var bootstrap string
+
+func TestMain(m *testing.M) {
+	// One build for every test; the emulator runs it as Lambda would.
+	dir, err := os.MkdirTemp("", "casebridge-bootstrap")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		panic(err)
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "./cmd/lambda")
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building bootstrap: %v\n%s", err, b)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// send invokes the function once (the emulator takes one invocation at a time).
+func (r *rig) send(ev events.SQSEvent) events.SQSEventResponse {
+	r.t.Helper()
+	body, _ := json.Marshal(ev)
+	resp, err := http.Post(r.invoke, "application/json", bytes.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out events.SQSEventResponse
+	if err := json.Unmarshal(raw, &out); err != nil || strings.Contains(string(raw), "timed out") {
+		r.t.Fatalf("invoke answered %q (%v)\nfunction output:\n%s", raw, err, r.stderr)
+	}
+	return out
+}
+
+func record(i int, body string) events.SQSMessage {
+	return events.SQSMessage{
+		MessageId: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ReceiptHandle: fmt.Sprintf("rh-%d", i), Body: body,
+		Attributes:        map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": "1764061200000"},
+		MessageAttributes: map[string]events.SQSMessageAttribute{"origin": {DataType: "String", StringValue: aws.String(fmt.Sprintf("billing-%d", i))}},
+		EventSource:       "aws:sqs", EventSourceARN: srcARN, AWSRegion: "us-east-1",
+	}
+}
+
+func caseID(i int) string { return fmt.Sprintf("7a1d6c3e-0000-4000-8000-%012d", i%5+1) }
+
+func good(i int) string {
+	return fmt.Sprintf(`{"caseId":%q,"fields":{"reason":"r-%d"}}`, caseID(i), i)
+}
+
+func (r *rig) dlqReasons() map[string]consumer.DeadLetterReason {
+	r.t.Helper()
+	got := map[string]consumer.DeadLetterReason{}
+	for {
+		out, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.dlq), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return got
+		}
+		for _, m := range out.Messages {
+			var d consumer.DeadLetterReason
+			_ = json.Unmarshal([]byte(aws.ToString(m.MessageAttributes[consumer.ErrorAttribute].StringValue)), &d)
+			if origin := aws.ToString(m.MessageAttributes["origin"].StringValue); !strings.HasPrefix(origin, "billing-") {
+				r.t.Errorf("DLQ copy lost the original attribute: %q", origin)
+			}
+			got[d.SourceMessageID] = d
+			_, _ = r.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(r.dlq), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+}
+
+func ids(resp events.SQSEventResponse) []string {
+	var out []string
+	for _, f := range resp.BatchItemFailures {
+		out = append(out, f.ItemIdentifier)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestLambdaMixedBatch(t *testing.T) {
+	r := newRig(t, 7)
+	var ev events.SQSEvent
+	want := map[string]string{}
+	for i := range 6 {
+		ev.Records = append(ev.Records, record(i, good(i)))
+	}
+	bad := []struct{ body, class string }{
+		{`{"caseId":"x","feilds":{}}`, consumer.ReasonInvalidMessage},
+		{`\u0000 not json`, consumer.ReasonInvalidMessage},
+		{`{"caseId":"7a1d6c3e-0000-4000-8000-0000000000ff","fields":{"reason":"x"}}`, consumer.ReasonNotFound},
+		{fmt.Sprintf(`{"caseId":%q,"fields":{"status":"reopened"}}`, caseID(1)), consumer.ReasonValidation},
+	}
+	for k, b := range bad {
+		rec := record(100+k, b.body)
+		ev.Records = append(ev.Records, rec)
+		want[rec.MessageId] = b.class
+	}
+	resp := r.send(ev)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures %v, want none (dead-lettered records are reported as success)", ids(resp))
+	}
+	if n := len(r.sim.AppliedUpdates()); n != 6 {
+		t.Errorf("%d updates applied, want 6", n)
+	}
+	got := r.dlqReasons()
+	for id, class := range want {
+		if got[id].Class != class || got[id].SourceQueue != srcARN {
+			t.Errorf("%s on the DLQ as %+v, want class %s from %s", id, got[id], class, srcARN)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d on the DLQ, want %d", len(got), len(want))
+	}
+	if !strings.Contains(r.stderr.String(), `"CloudWatchMetrics"`) {
+		t.Errorf("no EMF metrics line in the function's output")
+	}
+}
+
+// TestLambdaDeadlineReportsUnfinished: under a quota too tight to finish the batch
+// in time, the records that did not finish are exactly the batch item failures.
+func TestLambdaDeadlineReportsUnfinished(t *testing.T) {
+	r := newRig(t, 2)
+	r.sim.SetFaults(casesim.Faults{Rate: 2, Burst: 1})
+	var ev events.SQSEvent
+	for i := range 10 {
+		ev.Records = append(ev.Records, record(i, good(i)))
+	}
+	resp := r.send(ev)
+	failed := map[string]bool{}
+	for _, id := range ids(resp) {
+		failed[id] = true
+	}
+	applied := map[string]bool{}
+	for _, u := range r.sim.AppliedUpdates() {
+		for _, f := range u.Fields {
+			if v, ok := f.Value.(*types.FieldValueUnionMemberStringValue); ok {
+				applied[v.Value] = true
+			}
+		}
+	}
+	both := 0
+	for i, rec := range ev.Records {
+		a, f := applied[fmt.Sprintf("r-%d", i)], failed[rec.MessageId]
+		if !a && !f {
+			t.Errorf("record %d neither applied nor reported failed: it would be lost", i)
+		}
+		if a && f {
+			both++ // the call landed as the budget ran out: redelivered, applied twice (at-least-once)
+		}
+	}
+	if len(failed) == 0 || len(applied) == 0 {
+		t.Fatalf("%d applied, %d failed: want some of each under a quota too tight for the deadline", len(applied), len(failed))
+	}
+	t.Logf("%d applied, %d reported failed, %d both", len(applied), len(failed), both)
+	if got := r.dlqReasons(); len(got) != 0 {
+		t.Errorf("%d dead-lettered on throttling, want 0", len(got))
+	}
+	if !strings.Contains(r.stderr.String(), "partly failed") && !strings.Contains(r.stderr.String(), "every record") {
+		t.Errorf("batch failure not logged:\n%s", r.stderr)
+	}
+}
+
+func TestLambdaFIFOGroups(t *testing.T) {
+	r := newRig(t, 7)
+	r.sim.SetFaults(casesim.Faults{Latency: 5 * time.Millisecond})
+	var ev events.SQSEvent
+	groups := []string{"a", "b", "a", "b", "a"}
+	bodies := []string{good(0), good(1), `{"caseId":"7a1d6c3e-0000-4000-8000-0000000000ff","fields":{"reason":"x"}}`, good(3), good(4)}
+	for i := range groups {
+		rec := record(i, bodies[i])
+		rec.EventSourceARN = srcARN + ".fifo"
+		rec.Attributes["MessageGroupId"] = groups[i]
+		ev.Records = append(ev.Records, rec)
+	}
+	resp := r.send(ev)
+	// The not-found record is dead-lettered (a success for the batch), so the group goes on.
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures %v", ids(resp))
+	}
+	if n := len(r.sim.AppliedUpdates()); n != 4 {
+		t.Errorf("%d applied, want 4", n)
+	}
+	// Now make group a fail at its first record: the rest of a must be reported, b must go on.
+	r.proxy.FailAction("SendMessage", "dlq", 500, "InternalError", -1)
+	resp = r.send(ev)
+	if got := fmt.Sprint(ids(resp)); got != fmt.Sprint([]string{ev.Records[2].MessageId, ev.Records[4].MessageId}) {
+		t.Errorf("failures %s, want the not-found record (DLQ refused) and the rest of its group", got)
+	}
+}
