@@ -250,11 +250,16 @@ func (d *decoder) shortValue(v *Value, loc fieldLoc) *RejectionError {
 		return rej
 	case 't', 'f':
 		tok, err := d.dec.ReadToken()
+		if err != nil { // a peeked 't' may still be a broken literal
+			return d.convert(err)
+		}
 		b := tok.Bool()
 		v.Boolean = &b
-		return d.convert(err)
+		return nil
 	case 'n':
-		d.dec.ReadToken()
+		if _, err := d.dec.ReadToken(); err != nil {
+			return d.convert(err)
+		}
 		v.Empty = &Empty{}
 		return nil
 	case '{':
@@ -313,7 +318,10 @@ func (d *decoder) union(v *Value, loc fieldLoc) *RejectionError {
 				rej = d.typeError(member(), "a boolean")
 				break
 			}
-			tok, _ := d.dec.ReadToken()
+			tok, err := d.dec.ReadToken()
+			if err != nil {
+				return d.convert(err)
+			}
 			b := tok.Bool()
 			v.Boolean = &b
 		case "emptyValue":

@@ -2,14 +2,17 @@ package mapper
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
 
 // unwrap finds the contract inside an SNS notification or EventBridge event,
 // one level deep. Any body that is not recognisably an envelope is returned
-// as is, so the extractor reports its faults with paths of its own.
+// as is, so the extractor reports its faults with paths of its own; a body
+// that is not JSON is rejected here.
 //
 // Detection looks only at top-level keys. A body holding any contract v1 key
 // (other than "version", which EventBridge events carry too) is raw, however
@@ -33,7 +36,7 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		return body, EnvelopeRaw, nil
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return body, EnvelopeRaw, nil
+		return nil, "", invalidJSON(err)
 	}
 	var (
 		snsType                    string
@@ -44,7 +47,7 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadValue()
 		if err != nil {
-			return body, EnvelopeRaw, nil // not JSON: the extractor says where
+			return nil, "", invalidJSON(err)
 		}
 		switch string(name) {
 		case `"domainId"`, `"caseId"`, `"fields"`, `"performedBy"`, `"eventId"`, `"occurredAt"`:
@@ -52,7 +55,10 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		case `"Type"`:
 			hasType = true
 			if dec.PeekKind() == '"' {
-				tok, _ := dec.ReadToken()
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return nil, "", invalidJSON(err)
+				}
 				snsType = tok.String()
 				continue
 			}
@@ -60,12 +66,12 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 			if dec.PeekKind() == '"' {
 				val, err := dec.ReadValue()
 				if err != nil {
-					return body, EnvelopeRaw, nil
+					return nil, "", invalidJSON(err)
 				}
 				// Unquoted at once: val is only valid until the next read.
 				message, err = jsontext.AppendUnquote(nil, val)
 				if err != nil {
-					return body, EnvelopeRaw, nil
+					return nil, "", invalidJSON(err)
 				}
 				messageIsString = true
 				continue
@@ -75,21 +81,24 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		case `"detail"`:
 			val, err := dec.ReadValue()
 			if err != nil {
-				return body, EnvelopeRaw, nil
+				return nil, "", invalidJSON(err)
 			}
 			detail, hasDetail = bytes.Clone(val), true
 			continue
 		}
 		if err := dec.SkipValue(); err != nil {
-			return body, EnvelopeRaw, nil
+			return nil, "", invalidJSON(err)
 		}
 	}
 	// The envelope itself must be one well-formed JSON object.
 	if _, err := dec.ReadToken(); err != nil {
-		return body, EnvelopeRaw, nil
+		return nil, "", invalidJSON(err)
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
-		return body, EnvelopeRaw, nil
+		if err == nil {
+			return nil, "", &RejectionError{Path: "$", Rule: "unexpected data after the JSON object"}
+		}
+		return nil, "", invalidJSON(err)
 	}
 	switch {
 	case hasType && snsType != "Notification":
@@ -104,6 +113,16 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		return detail, EnvelopeEventBridge, nil
 	}
 	return body, EnvelopeRaw, nil
+}
+
+// invalidJSON reports a body that is not one well-formed JSON object. Only
+// bodies without a contract key before the fault get here; the others are
+// left to the extractor, which names a path inside the contract.
+func invalidJSON(err error) *RejectionError {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &RejectionError{Path: "$", Rule: "invalid JSON: unexpected end of input"}
+	}
+	return &RejectionError{Path: "$", Rule: "invalid JSON: " + strings.TrimPrefix(err.Error(), "jsontext: ")}
 }
 
 // pooledDecoder is a reusable jsontext decoder: a fresh one allocates its
