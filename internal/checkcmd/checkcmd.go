@@ -1,0 +1,172 @@
+// Package checkcmd is the worker's "check" subcommand: it runs message
+// bodies through the mapper, exactly as the consumer would, and prints one
+// JSON verdict per file, so that people and scripts can test what they are
+// about to publish without AWS.
+package checkcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+
+	"github.com/casebridge/casebridge/internal/mapper"
+)
+
+// Exit codes.
+const (
+	ExitAccepted = 0 // every file was accepted
+	ExitRejected = 1 // at least one file was rejected
+	ExitUsage    = 2 // bad arguments, or a file could not be read
+)
+
+const usage = `usage: worker check [--domain DOMAIN_ID] FILE...
+
+Maps each FILE (one message body exactly as SQS delivers it; "-" is stdin)
+to the UpdateCase request casebridge would send, and prints one JSON line per
+file on stdout:
+  {"file":"a.json","ok":true,"request":{"domainId":…,"caseId":…,"fields":[…]}}
+  {"file":"b.json","ok":false,"reason":"invalid-message","error":"fields[2].value: …"}
+Exit status: 0 all accepted, 1 any rejected, 2 usage error or unreadable file.
+
+  --domain DOMAIN_ID   default Cases domain for messages without domainId
+                       (default: $CASEBRIDGE_DOMAIN_ID)
+`
+
+// Run runs the check subcommand; args are what follows "check". It returns
+// the exit code. ctx is checked between files.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	domain := fs.String("domain", getenv("CASEBRIDGE_DOMAIN_ID"), "default Cases domain id")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitAccepted
+		}
+		return ExitUsage
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "check: no FILE given")
+		fs.Usage()
+		return ExitUsage
+	}
+	m := mapper.New(mapper.Config{DefaultDomainID: *domain})
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false) // people read this output
+	code := ExitAccepted
+	stdinUsed := false
+	for _, file := range files {
+		if err := ctx.Err(); err != nil {
+			fmt.Fprintln(stderr, "check:", err)
+			return ExitUsage
+		}
+		if file == "-" && stdinUsed {
+			fmt.Fprintln(stderr, "check: stdin (-) given more than once")
+			code = ExitUsage
+			continue
+		}
+		body, err := read(file, stdin)
+		stdinUsed = stdinUsed || file == "-"
+		if err != nil {
+			fmt.Fprintln(stderr, "check:", err)
+			code = ExitUsage
+			continue
+		}
+		v := verdict{File: file, OK: true}
+		mapped, err := m.Map(body)
+		if err != nil {
+			v.OK, v.Reason, v.Error = false, "invalid-message", err.Error()
+			if code == ExitAccepted {
+				code = ExitRejected
+			}
+		} else {
+			v.Request = render(mapped.Input)
+		}
+		if err := enc.Encode(v); err != nil {
+			fmt.Fprintln(stderr, "check: writing output:", err)
+			return ExitUsage
+		}
+	}
+	return code
+}
+
+func read(file string, stdin io.Reader) ([]byte, error) {
+	if file != "-" {
+		return os.ReadFile(file)
+	}
+	// One byte over the mapper's limit is enough for it to reject the body.
+	b, err := io.ReadAll(io.LimitReader(stdin, mapper.DefaultMaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	return b, nil
+}
+
+type verdict struct {
+	File    string   `json:"file"`
+	OK      bool     `json:"ok"`
+	Request *request `json:"request,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// request is UpdateCaseInput in the API's own JSON shape.
+type request struct {
+	DomainID    string       `json:"domainId"`
+	CaseID      string       `json:"caseId"`
+	Fields      []field      `json:"fields"`
+	PerformedBy *performedBy `json:"performedBy,omitempty"`
+}
+
+type field struct {
+	ID    string `json:"id"`
+	Value value  `json:"value"`
+}
+
+type value struct {
+	StringValue  *string   `json:"stringValue,omitempty"`
+	DoubleValue  *float64  `json:"doubleValue,omitempty"`
+	BooleanValue *bool     `json:"booleanValue,omitempty"`
+	EmptyValue   *struct{} `json:"emptyValue,omitempty"`
+	UserArnValue *string   `json:"userArnValue,omitempty"`
+}
+
+type performedBy struct {
+	UserArn      string `json:"userArn,omitempty"`
+	CustomEntity string `json:"customEntity,omitempty"`
+}
+
+func render(in *connectcases.UpdateCaseInput) *request {
+	r := &request{DomainID: *in.DomainId, CaseID: *in.CaseId, Fields: make([]field, len(in.Fields))}
+	for i, f := range in.Fields {
+		r.Fields[i].ID = *f.Id
+		v := &r.Fields[i].Value
+		switch u := f.Value.(type) {
+		case *types.FieldValueUnionMemberStringValue:
+			v.StringValue = &u.Value
+		case *types.FieldValueUnionMemberDoubleValue:
+			v.DoubleValue = &u.Value
+		case *types.FieldValueUnionMemberBooleanValue:
+			v.BooleanValue = &u.Value
+		case *types.FieldValueUnionMemberEmptyValue:
+			v.EmptyValue = &struct{}{}
+		case *types.FieldValueUnionMemberUserArnValue:
+			v.UserArnValue = &u.Value
+		}
+	}
+	switch p := in.PerformedBy.(type) {
+	case *types.UserUnionMemberUserArn:
+		r.PerformedBy = &performedBy{UserArn: p.Value}
+	case *types.UserUnionMemberCustomEntity:
+		r.PerformedBy = &performedBy{CustomEntity: p.Value}
+	}
+	return r
+}
