@@ -7,6 +7,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -101,6 +102,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	for _, s := range c.settings() {
 		fs.Var(s.value, s.flag, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+}
+
+// PrintUsage writes one entry per setting: flag, environment variable, meaning
+// and documented default (the flag package hides defaults that equal a type's
+// zero value, such as info or 0, so it is not used for this).
+func PrintUsage(w io.Writer) {
+	d := Defaults()
+	for _, s := range d.settings() {
+		def := s.value.String()
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%s, %s\n        %s (default %s)\n", s.flag, s.env, s.help, def)
 	}
 }
 

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/testbed"
+)
+
+var workerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "casebridge-worker")
+	if err != nil {
+		panic(err)
+	}
+	workerBin = filepath.Join(dir, "worker")
+	if b, err := exec.Command("go", "build", "-o", workerBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building worker: %v\n%s", err, b)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *lockedBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// cleanEnv is the environment without any CASEBRIDGE_ or AWS_ settings.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CASEBRIDGE_") && !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+func runBin(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(workerBin, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+func TestStartupErrorsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no queue", nil, "CASEBRIDGE_QUEUE_URL"},
+		{"no DLQ", []string{"CASEBRIDGE_QUEUE_URL=q"}, "CASEBRIDGE_DLQ_URL"},
+		{"bad duration", []string{"CASEBRIDGE_QUEUE_URL=q", "CASEBRIDGE_DLQ_URL=d", "CASEBRIDGE_MAX_HOLD=10"}, "CASEBRIDGE_MAX_HOLD"},
+		{"bad number", []string{"CASEBRIDGE_MAX_IN_FLIGHT=lots"}, "CASEBRIDGE_MAX_IN_FLIGHT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runBin(t, cleanEnv(tc.env...), "run")
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, output %q: want exit 2 naming %s", code, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunHelpDocumentsEverySetting(t *testing.T) {
+	code, out := runBin(t, cleanEnv(), "run", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"CASEBRIDGE_QUEUE_URL", "CASEBRIDGE_DLQ_URL", "CASEBRIDGE_DOMAIN_ID", "CASEBRIDGE_MAX_IN_FLIGHT", "CASEBRIDGE_MAX_RECEIVES",
+		"CASEBRIDGE_MAX_HOLD", "CASEBRIDGE_RATE_LIMIT", "CASEBRIDGE_SHUTDOWN_GRACE", "CASEBRIDGE_HTTP_ADDR", "CASEBRIDGE_LOG_LEVEL",
+		"(default 64)", "(default 8)", "(default 10m0s)", "(default 25s)", "(default :8080)", "(default info)", "(default 0)", "AWS_ENDPOINT_URL_SQS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, out := runBin(t, cleanEnv(), "frobnicate"); code != 2 || !strings.Contains(out, "unknown command") {
+		t.Errorf("exit %d %q", code, out)
+	}
+}
+
+// TestWorkerBinaryEndToEnd runs the real binary against goaws and the simulator:
+// it applies messages, serves health endpoints, passes its own healthcheck
+// subcommand, and exits 0 on SIGTERM.
+func TestWorkerBinaryEndToEnd(t *testing.T) {
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 10}, {Name: "dlq"}}})
+	sim := casesim.New(casesim.Options{})
+	root, _ := testbed.RepoRoot()
+	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
+	c := testbed.NewSQSClient(g.Endpoint)
+	for i := range 20 {
+		body := fmt.Sprintf(`{"caseId":"7a1d6c3e-0000-4000-8000-%012d","fields":{"priority":%d}}`, i%5+1, i)
+		if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port, _ := testbed.FreePort()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
+	var logs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+srv.URL,
+		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
+		"CASEBRIDGE_HTTP_ADDR="+addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck
+	deadline := time.Now().Add(30 * time.Second)
+	for sim.Stats()["UpdateCase"][200] < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %d of 20\n%s", sim.Stats()["UpdateCase"][200], logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("GET %s: %v %v", path, resp, err)
+			continue
+		}
+		resp.Body.Close()
+	}
+	if code, out := runBin(t, cleanEnv("CASEBRIDGE_HTTP_ADDR="+addr), "healthcheck"); code != 0 {
+		t.Errorf("healthcheck exit %d: %s", code, out)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not exit within the grace period after SIGTERM")
+	}
+	if code, _ := runBin(t, cleanEnv("CASEBRIDGE_HTTP_ADDR="+addr), "healthcheck", "--timeout", "500ms"); code != 1 {
+		t.Errorf("healthcheck of a stopped worker: exit %d, want 1", code)
+	}
+	for _, want := range []string{`"outcome":"applied"`, `"messageId"`, `"receiveCount"`, "worker stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+}

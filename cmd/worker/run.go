@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/clients"
+	"github.com/casebridge/casebridge/internal/config"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/healthcheck"
+	"github.com/casebridge/casebridge/internal/logging"
+	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/worker"
+)
+
+// Repeated access denials open the circuit, which pauses polling for the cooldown.
+const (
+	circuitThreshold = 5
+	circuitCooldown  = 30 * time.Second
+)
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "worker: %v\n", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("worker run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: worker run [flags]\n\nEvery flag can be set by the environment variable named in its help; flags win over the environment.\nAWS settings follow the SDK: AWS_REGION, the credential chain, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_CONNECTCASES.\n\n")
+		config.PrintUsage(fs.Output())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := cfg.Validate(true); err != nil {
+		fmt.Fprintf(stderr, "worker: %v\n", err)
+		return 2
+	}
+	log, err := logging.New(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "worker: %v\n", err)
+		return 2
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("worker failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	cl, err := clients.Load(ctx, cfg.MaxInFlight)
+	if err != nil {
+		return err
+	}
+	limiter := retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit})
+	circuit := retry.NewCircuit(circuitThreshold, circuitCooldown)
+	metrics := worker.NewMetrics(limiter.Limit)
+	core, err := consumer.New(consumer.Options{
+		Cases: cl.Cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
+		Limiter:     limiter,
+		Circuit:     circuit,
+		Metrics:     metrics,
+		Logger:      log,
+		MaxReceives: cfg.MaxReceives,
+	})
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Options{
+		SQS: cl.SQS, QueueURL: cfg.QueueURL, Handler: core, Circuit: circuit, Logger: log, Metrics: metrics,
+		MaxInFlight: cfg.MaxInFlight, Receivers: cfg.Receivers, MaxHold: cfg.MaxHold, ShutdownGrace: cfg.ShutdownGrace,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("CASEBRIDGE_HTTP_ADDR=%s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: w.HTTPHandler(metrics), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server failed", zap.Error(err))
+		}
+	}()
+	log.Info("http listening", zap.String("addr", ln.Addr().String()))
+	runErr := w.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return runErr
+}
+
+func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := healthcheck.DefaultURL
+	if cfg, err := config.FromEnv(os.Getenv); err == nil {
+		if u, err := healthcheck.URLFromAddr(cfg.HTTPAddr); err == nil {
+			def = u // the container's own CASEBRIDGE_HTTP_ADDR
+		}
+	}
+	url := fs.String("url", def, "URL to probe; healthy when it answers 2xx")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := healthcheck.Probe(ctx, *url, *timeout); err != nil {
+		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
+		return 1
+	}
+	return 0
+}
