@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/smithy-go"
 	goretry "github.com/sethvargo/go-retry"
 	"go.uber.org/zap"
 
@@ -271,9 +272,14 @@ func (c *Core) log(m Message, out Outcome) {
 // logs or the DLQ attribute.
 func errorText(err error) string {
 	var rej *contract.RejectionError
+	var api smithy.APIError
 	s := err.Error()
-	if errors.As(err, &rej) {
+	switch {
+	case errors.As(err, &rej):
 		s = rej.Error()
+	case errors.As(err, &api) && api.ErrorMessage() != "":
+		// The service's own words; the SDK's wrapping (operation, request id) is noise here.
+		s = api.ErrorMessage()
 	}
 	const limit = 1024
 	if len(s) > limit {

@@ -70,8 +70,8 @@ func TestEveryMessageEndsInOnePlace(t *testing.T) {
 			t.Errorf("message %d (%s) not on the DLQ, want %s", i, bodies[i], want[i])
 		case d.Class != want[i]:
 			t.Errorf("message %d on the DLQ as %q (%s), want %q", i, d.Class, d.Message, want[i])
-		case d.Message == "":
-			t.Errorf("message %d: DLQ reason has no message", i)
+		case d.Message == "" || strings.Contains(d.Message, "operation error"):
+			t.Errorf("message %d: DLQ reason message %q: want the service's or the decoder's own words", i, d.Message)
 		}
 	}
 	if n := b.queueDepth(); n != 0 {
