@@ -1,0 +1,131 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+)
+
+// fakeSQS records delete and visibility calls; failOnce makes the first delete of
+// each listed receipt handle come back in Failed (not a sender fault).
+type fakeSQS struct {
+	mu         sync.Mutex
+	failOnce   map[string]bool
+	deleted    []string
+	batchSizes []int
+	visibility []int32
+	changed    chan struct{}
+}
+
+func (f *fakeSQS) ReceiveMessage(ctx context.Context, _ *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batchSizes = append(f.batchSizes, len(in.Entries))
+	ids := map[string]bool{}
+	out := &sqs.DeleteMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if ids[*e.Id] {
+			return nil, errors.New("BatchEntryIdsNotDistinct")
+		}
+		ids[*e.Id] = true
+		if rh := aws.ToString(e.ReceiptHandle); f.failOnce[rh] {
+			delete(f.failOnce, rh)
+			out.Failed = append(out.Failed, sqstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), SenderFault: false})
+			continue
+		}
+		f.deleted = append(f.deleted, aws.ToString(e.ReceiptHandle))
+	}
+	return out, nil
+}
+
+func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	f.mu.Lock()
+	f.visibility = append(f.visibility, in.VisibilityTimeout)
+	f.mu.Unlock()
+	if f.changed != nil {
+		f.changed <- struct{}{}
+	}
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (f *fakeSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"VisibilityTimeout": "30"}}, nil
+}
+
+func TestDeleterBatchesRetriesFailedEntriesAndKeepsIDsDistinct(t *testing.T) {
+	f := &fakeSQS{failOnce: map[string]bool{"rh-3": true, "rh-17": true}}
+	d := newDeleter(f, "q", time.Hour, zap.NewNop(), nil) // only full batches or close flush
+	done := make(chan struct{})
+	go func() { d.run(); close(done) }()
+	var want []string
+	for i := range 23 {
+		d.delete("rh-"+strconv.Itoa(i), "m")
+		want = append(want, "rh-"+strconv.Itoa(i))
+	}
+	d.delete("rh-5", "m") // the same message delivered twice
+	want = append(want, "rh-5")
+	d.close()
+	<-done
+	sort.Strings(want)
+	sort.Strings(f.deleted)
+	if len(f.deleted) != len(want) {
+		t.Fatalf("deleted %d, want %d: %v", len(f.deleted), len(want), f.deleted)
+	}
+	for i := range want {
+		if f.deleted[i] != want[i] {
+			t.Fatalf("deleted %v, want %v", f.deleted, want)
+		}
+	}
+	for _, n := range f.batchSizes {
+		if n > 10 {
+			t.Errorf("batch of %d entries, SQS allows 10", n)
+		}
+	}
+}
+
+func TestHeartbeatRenewsWithoutInflationAndStopsBeforeDelete(t *testing.T) {
+	f := &fakeSQS{changed: make(chan struct{}, 16)}
+	w, err := New(Options{SQS: f, QueueURL: "q", Handler: nil, VisibilityTimeout: time.Second})
+	if err == nil {
+		t.Fatal("New accepted a nil handler")
+	}
+	w = &Worker{o: Options{SQS: f, QueueURL: "q", VisibilityTimeout: time.Second, Logger: zap.NewNop()}}
+	hb := w.startHeartbeat("rh", "m")
+	for range 3 {
+		select {
+		case <-f.changed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat")
+		}
+	}
+	hb.stop()
+	f.mu.Lock()
+	n := len(f.visibility)
+	for _, v := range f.visibility {
+		if v != 1 {
+			t.Errorf("heartbeat set visibility %d s, want the queue's 1 s each time (not inflated)", v)
+		}
+	}
+	f.mu.Unlock()
+	// After stop returns, no beat may follow: wait two intervals and count again.
+	time.Sleep(1200 * time.Millisecond)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.visibility) != n {
+		t.Errorf("%d heartbeats after stop", len(f.visibility)-n)
+	}
+}
