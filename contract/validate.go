@@ -3,7 +3,6 @@ package contract
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -30,9 +29,27 @@ func reject(path, format string, args ...any) *RejectionError {
 	return &RejectionError{Path: path, Rule: fmt.Sprintf(format, args...)}
 }
 
-// customEntityPattern is the API model's pattern, anchored because the
-// service matches the whole value.
-var customEntityPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\-\.@:/]$`)
+// CustomEntityPattern is the API model's pattern for performedBy.customEntity,
+// anchored because the service matches the whole value.
+const CustomEntityPattern = `^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\-\.@:/]$`
+
+// matchesCustomEntity is CustomEntityPattern without a regexp engine (which
+// cost a tenth of decoding a message): every character is in the class,
+// space included, and the last one is not a space.
+func matchesCustomEntity(s string) bool {
+	if s == "" || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '_', c == '-', c == '.', c == '@', c == ':', c == '/', c == ' ':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks m against every contract v1 rule that the types can break.
 // It returns nil or a *RejectionError naming the first offending path.
@@ -170,8 +187,8 @@ func (p *PerformedBy) validate(path string) *RejectionError {
 		if rule := lengthRule(p.CustomEntity, 1, MaxIDLength); rule != "" {
 			return reject(path+".customEntity", "%s", rule)
 		}
-		if !customEntityPattern.MatchString(p.CustomEntity) {
-			return reject(path+".customEntity", "must match %s", customEntityPattern)
+		if !matchesCustomEntity(p.CustomEntity) {
+			return reject(path+".customEntity", "must match %s", CustomEntityPattern)
 		}
 		return nil
 	default:
