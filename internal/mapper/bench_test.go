@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"encoding/json"
 	"strconv"
 	"testing"
 )
@@ -41,4 +42,40 @@ func BenchmarkMap(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkBaseline decodes the same raw message with encoding/json (v1)
+// into plain structs, without any checks: a yardstick run beside
+// BenchmarkMap, because absolute figures on a shared machine drift.
+func BenchmarkBaseline(b *testing.B) {
+	type value struct {
+		S *string   `json:"stringValue"`
+		D *float64  `json:"doubleValue"`
+		B *bool     `json:"booleanValue"`
+		E *struct{} `json:"emptyValue"`
+		U *string   `json:"userArnValue"`
+	}
+	type message struct {
+		DomainID string `json:"domainId"`
+		CaseID   string `json:"caseId"`
+		Fields   []struct {
+			ID    string `json:"id"`
+			Value value  `json:"value"`
+		} `json:"fields"`
+		PerformedBy *struct {
+			CustomEntity string `json:"customEntity"`
+		} `json:"performedBy"`
+		EventID    string `json:"eventId"`
+		OccurredAt string `json:"occurredAt"`
+	}
+	body := []byte(benchRaw)
+	b.Run("encoding-json-unmarshal-raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m message
+			if err := json.Unmarshal(body, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

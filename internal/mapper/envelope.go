@@ -39,8 +39,9 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		return nil, "", invalidJSON(err)
 	}
 	var (
-		snsType                    string
-		hasType, hasDetailType     bool
+		snsType                    string // set when it is not "Notification"
+		hasType, isNotification    bool
+		hasDetailType              bool
 		message, detail            []byte
 		messageIsString, hasDetail bool
 	)
@@ -55,11 +56,15 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		case `"Type"`:
 			hasType = true
 			if dec.PeekKind() == '"' {
-				tok, err := dec.ReadToken()
+				val, err := dec.ReadValue()
 				if err != nil {
 					return nil, "", invalidJSON(err)
 				}
-				snsType = tok.String()
+				isNotification = string(val) == `"Notification"`
+				if !isNotification {
+					unq, _ := jsontext.AppendUnquote(nil, val)
+					snsType = string(unq)
+				}
 				continue
 			}
 		case `"Message"`:
@@ -101,7 +106,7 @@ func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error
 		return nil, "", invalidJSON(err)
 	}
 	switch {
-	case hasType && snsType != "Notification":
+	case hasType && !isNotification:
 		return nil, "", &RejectionError{Path: "Type", Rule: "SNS message of type " + quote(snsType) + " is not a Notification"}
 	case hasType && !messageIsString:
 		return nil, "", &RejectionError{Path: "Message", Rule: "SNS notification without a string Message"}
