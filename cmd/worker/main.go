@@ -4,6 +4,8 @@
 //	worker [run] [flags]        consume the queue (default)
 //	worker check [--domain D] FILE...
 //	worker healthcheck [--url URL]
+//	worker dlq stats|peek|redrive [flags]
+//	worker send (--queue URL | --topic ARN) (--case ID name=value ... | --file FILE)
 package main
 
 import (
@@ -36,6 +38,10 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return checkcmd.Run(ctx, args, stdin, stdout, stderr, os.Getenv)
 	case "healthcheck":
 		return runHealthcheck(ctx, args, stderr)
+	case "dlq":
+		return dlqCmd(ctx, args, stdout, stderr)
+	case "send":
+		return sendCmd(ctx, args, stdin, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -49,4 +55,6 @@ const usage = `usage:
   worker [run] [flags]              consume the queue (worker run --help lists every setting)
   worker check [--domain D] FILE... validate message bodies (- = stdin); one JSON line per file
   worker healthcheck [--url URL]    probe /healthz (for container health checks)
+  worker dlq stats|peek|redrive     inspect the dead-letter queue, send messages back (worker dlq for help)
+  worker send --queue URL --case ID name=value ...   publish an update (worker send --help)
 `

@@ -102,7 +102,9 @@ func (b *bed) visible(t *testing.T, url string) int {
 	return n
 }
 
-func (b *bed) tool() *Tool { return New(b.client, b.dlq, Options{Wait: time.Second, Hold: 30 * time.Second}) }
+func (b *bed) tool() *Tool {
+	return New(b.client, b.dlq, Options{Wait: time.Second, Hold: 30 * time.Second})
+}
 
 func TestStatsCountsAndRestoresVisibility(t *testing.T) {
 	b := newBed(t, false)
