@@ -221,3 +221,37 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestContractCorpus runs the contract's corpus (every rule, valid and
+// invalid; contract/testdata/corpus) through Map, raw and in both
+// envelopes: the envelope must never change the verdict.
+func TestContractCorpus(t *testing.T) {
+	m := New(Config{DefaultDomainID: demoDomain})
+	for _, dir := range []string{"valid", "invalid"} {
+		paths, err := filepath.Glob(filepath.Join("..", "..", "contract", "testdata", "corpus", dir, "*.json"))
+		if err != nil || len(paths) == 0 {
+			t.Fatalf("no corpus in %s: %v", dir, err)
+		}
+		for _, p := range paths {
+			body, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies := map[string]string{"raw": string(body), "sns": snsBody(string(body))}
+			if json.Valid(body) {
+				bodies["eventbridge"] = eventBridge(string(body))
+			}
+			for env, b := range bodies {
+				t.Run(dir+"/"+filepath.Base(p)+"/"+env, func(t *testing.T) {
+					got, err := m.Map([]byte(b))
+					if accepted := err == nil; accepted != (dir == "valid") {
+						t.Fatalf("accepted=%v, want %v (err: %v)", accepted, dir == "valid", err)
+					}
+					if err == nil && got.Envelope != env {
+						t.Fatalf("envelope %q, want %q", got.Envelope, env)
+					}
+				})
+			}
+		}
+	}
+}
