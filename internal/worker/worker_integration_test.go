@@ -1,17 +1,21 @@
 package worker_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/mapper"
 	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/worker"
 )
 
 func validBody(i int, extra string) string {
@@ -251,5 +255,57 @@ func TestShutdownDrainsAndLosesNothing(t *testing.T) {
 	t.Logf("first worker applied %d of %d before SIGTERM-equivalent; duplicates %d", firstRun, len(bodies), dups)
 	if dups != 0 {
 		t.Errorf("%d messages applied twice: work finished before shutdown was delivered again", dups)
+	}
+}
+
+// recordingHandler remembers the highest receive count the core was handed.
+type recordingHandler struct {
+	next consumer.Handler
+	mu   sync.Mutex
+	max  int
+}
+
+func (h *recordingHandler) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
+	h.mu.Lock()
+	h.max = max(h.max, m.ReceiveCount)
+	h.mu.Unlock()
+	return h.next.Handle(ctx, m)
+}
+
+// TestTightQuotaDoesNotBurnReceiveCounts: with a quota far below what the worker
+// could do, the backlog waits on the queue and every message is received once.
+func TestTightQuotaDoesNotBurnReceiveCounts(t *testing.T) {
+	b := newBed(t, false, 2)
+	b.sim.SetFaults(casesim.Faults{Rate: 10, Burst: 1})
+	var bodies []string
+	for i := range 40 {
+		bodies = append(bodies, validBody(i, ""))
+	}
+	b.send(bodies)
+	core, err := consumer.New(consumer.Options{Cases: b.cases, DLQ: b.sqs, DLQURL: b.dlq,
+		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: retry.NewLimiter(retry.LimiterConfig{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingHandler{next: core}
+	w, err := worker.New(worker.Options{SQS: b.sqs, QueueURL: b.src, Handler: rec, MaxInFlight: 8, WaitTime: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	eventually(t, 60*time.Second, "all applied", func() bool { return len(b.appliedMarks()) == len(bodies) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stats := b.sim.Stats()["UpdateCase"]
+	t.Logf("UpdateCase by status %v; highest receive count %d", stats, rec.max)
+	if rec.max != 1 {
+		t.Errorf("a message was received %d times under the quota: throttling burned receive counts", rec.max)
+	}
+	if stats[200] != len(bodies) {
+		t.Errorf("%d successful calls for %d messages: duplicates", stats[200], len(bodies))
 	}
 }
