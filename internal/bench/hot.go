@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/casebridge/casebridge/internal/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testbed"
+)
+
+type hotResult struct {
+	events, applied int
+	rate            float64 // events deleted per second
+	calls           int     // successful UpdateCase calls
+	drained         bool
+	elapsed         time.Duration
+}
+
+var statuses = [...]string{"open", "pending", "closed"}
+
+// hotEvents makes n events over cases cases: event j of a case always sets
+// priority = j, every third also sets status, every fifth reason, so merged
+// calls must keep the later value of each field to end right. It returns the
+// entries in send order and each case's expected final values.
+func hotEvents(n, cases int) ([]sqstypes.SendMessageBatchRequestEntry, map[string]map[string]map[string]any) {
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, n)
+	want := make(map[string]map[string]map[string]any, cases)
+	for c := range cases {
+		want[caseID(c)] = map[string]map[string]any{
+			"title": {"stringValue": "bench case " + strconv.Itoa(c)}, "status": {"stringValue": "open"}}
+	}
+	for i := range n {
+		c, j := caseID(i%cases), i/cases
+		body := `{"caseId":"` + c + `","eventId":"e-` + strconv.Itoa(i) + `","fields":{"priority":` + strconv.Itoa(j)
+		want[c]["priority"] = map[string]any{"doubleValue": float64(j)}
+		if j%3 == 0 {
+			s := statuses[(j/3)%3]
+			body += `,"status":"` + s + `"`
+			want[c]["status"] = map[string]any{"stringValue": s}
+		}
+		if j%5 == 0 {
+			body += `,"reason":"r-` + strconv.Itoa(j) + `"`
+			want[c]["reason"] = map[string]any{"stringValue": "r-" + strconv.Itoa(j)}
+		}
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{MessageBody: aws.String(body + `}}`),
+			MessageGroupId: aws.String(c), MessageDeduplicationId: aws.String("e-" + strconv.Itoa(i))}
+	}
+	return entries, want
+}
+
+// hotCases sends n events over cases cases to a FIFO queue (group = case id)
+// served by goaws behind sqsproxy, which keeps FIFO groups, and lets the
+// worker with CASEBRIDGE_COALESCE=on apply them against a simulator limited
+// to r calls/s, for at most limit.
+func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.Duration) (hotResult, error) {
+	res := hotResult{events: n}
+	px, endpoint, err := sqsproxy.Start(e.goaws.Endpoint)
+	if err != nil {
+		return res, err
+	}
+	defer px.Close()
+	url, err := e.queue(ctx, "hot.fifo")
+	if err != nil {
+		return res, err
+	}
+	dlq, err := e.queue(ctx, "hot-dlq.fifo")
+	if err != nil {
+		return res, err
+	}
+	entries, want := hotEvents(n, cases)
+	if err := preload(ctx, testbed.NewSQSClient(endpoint), url, entries); err != nil {
+		return res, err
+	}
+	if err := e.setFaults(ctx, faults{Rate: r, Burst: 2}); err != nil {
+		return res, err
+	}
+	defer func() { _ = e.setFaults(context.WithoutCancel(ctx), faults{}) }()
+	base, err := e.updates(ctx)
+	if err != nil {
+		return res, err
+	}
+	w, err := e.startWorker(ctx, "hot", endpoint, url, dlq, "CASEBRIDGE_COALESCE=on")
+	if err != nil {
+		return res, err
+	}
+	defer w.stop(10 * time.Second)
+	t0 := time.Now()
+	left := n
+	for time.Since(t0) < limit && left > 0 {
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return res, err
+		}
+		if d, err := e.depth(ctx, url); err == nil {
+			left = d
+		}
+	}
+	res.elapsed = time.Since(t0)
+	res.applied, res.drained = n-left, left == 0
+	res.rate = float64(res.applied) / res.elapsed.Seconds()
+	if c, err := e.updates(ctx); err == nil {
+		res.calls = c.minus(base).OK
+	}
+	if dl, err := e.depth(ctx, dlq); err != nil || dl != 0 {
+		return res, fmt.Errorf("%d events dead-lettered (%v); worker log: %s", dl, err, w.last(1500))
+	}
+	if !res.drained {
+		return res, nil // the rate is the finding; final values only mean something once all are applied
+	}
+	for c, fields := range want {
+		got, err := e.caseValues(ctx, c)
+		if err != nil {
+			return res, err
+		}
+		if !reflect.DeepEqual(got, fields) {
+			return res, fmt.Errorf("case %s ends with %v, want %v (as applied one by one in order)", c, got, fields)
+		}
+	}
+	return res, nil
+}
