@@ -1,0 +1,189 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+)
+
+// Updater is the call the catalog decorates; consumer.CasesAPI has the
+// same method, so a *Cases can be given to the consumer core as is.
+type Updater interface {
+	UpdateCase(ctx context.Context, in *connectcases.UpdateCaseInput, optFns ...func(*connectcases.Options)) (*connectcases.UpdateCaseOutput, error)
+}
+
+// Cases is an Updater that resolves names and checks values with the
+// catalog before it hands the request to the next Updater.
+type Cases struct {
+	next Updater
+	cat  *Catalog
+}
+
+// Wrap returns next decorated with the catalog.
+func (c *Catalog) Wrap(next Updater) *Cases { return &Cases{next: next, cat: c} }
+
+// UpdateCase resolves and checks in, then calls the next Updater with the
+// resolved request. A message the catalog refuses comes back as a
+// *types.ValidationException (so the consumer dead-letters it as
+// validation) without an API call; failing to load the catalog returns
+// the load's error, which the consumer classifies like any API error.
+func (c *Cases) UpdateCase(ctx context.Context, in *connectcases.UpdateCaseInput, optFns ...func(*connectcases.Options)) (*connectcases.UpdateCaseOutput, error) {
+	resolved, err := c.cat.Resolve(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return c.next.UpdateCase(ctx, resolved, optFns...)
+}
+
+// Resolve returns a copy of in whose field ids are the catalog's ids and
+// whose values have the member their field type takes: a Number from a
+// numeric string, a Boolean from "true"/"false", a User from an ARN string.
+// in itself is not changed.
+func (c *Catalog) Resolve(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
+	domainID := aws.ToString(in.DomainId)
+	d, err := c.Domain(ctx, domainID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := resolve(d, in)
+	if errors.Is(err, errUnknown) {
+		// Perhaps a field or option was added since the last load.
+		if d, err = c.refreshIfStale(ctx, d); err != nil {
+			return nil, err
+		}
+		out, err = resolve(d, in)
+	}
+	if err != nil {
+		return nil, &types.ValidationException{Message: aws.String("field catalog: " + err.Error())}
+	}
+	return out, nil
+}
+
+// rejection is a message the catalog refuses; unknown marks the kind a
+// refresh might cure. Its text names paths, ids and types, never a value.
+type rejection struct {
+	text    string
+	unknown bool
+}
+
+func (r *rejection) Error() string { return r.text }
+
+func (r *rejection) Is(target error) bool { return r.unknown && target == errUnknown }
+
+func reject(unknown bool, format string, args ...any) *rejection {
+	return &rejection{text: fmt.Sprintf(format, args...), unknown: unknown}
+}
+
+func resolve(d *Domain, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
+	out := *in
+	out.Fields = make([]types.FieldValue, len(in.Fields))
+	seen := make(map[string]int, len(in.Fields))
+	for i, fv := range in.Fields {
+		key := aws.ToString(fv.Id)
+		f, ok := d.Lookup(key)
+		if !ok {
+			return nil, reject(true, "fields[%d].id: no field with id or name %q in domain %s", i, key, d.ID)
+		}
+		if j, dup := seen[f.ID]; dup {
+			return nil, reject(false, "fields[%d].id: %q is field %s, which fields[%d] already sets", i, key, f.ID, j)
+		}
+		seen[f.ID] = i
+		v, rej := convert(f, fv.Value)
+		if rej != nil {
+			rej.text = fmt.Sprintf("fields[%d].value: %s", i, rej.text)
+			return nil, rej
+		}
+		out.Fields[i] = types.FieldValue{Id: aws.String(f.ID), Value: v}
+	}
+	return &out, nil
+}
+
+// convert checks v against f's type and converts what the type allows.
+func convert(f *Field, v types.FieldValueUnion) (types.FieldValueUnion, *rejection) {
+	if _, empty := v.(*types.FieldValueUnionMemberEmptyValue); empty {
+		return v, nil
+	}
+	wrong := func(member string) *rejection {
+		return reject(false, "field %s (%s) has type %s, which does not take %s", f.ID, f.Name, f.Type, member)
+	}
+	switch f.Type {
+	case types.FieldTypeNumber:
+		switch x := v.(type) {
+		case *types.FieldValueUnionMemberDoubleValue:
+			return v, nil
+		case *types.FieldValueUnionMemberStringValue:
+			n, err := strconv.ParseFloat(strings.TrimSpace(x.Value), 64)
+			if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+				return nil, reject(false, "field %s (%s) has type Number and the string is not a number", f.ID, f.Name)
+			}
+			return &types.FieldValueUnionMemberDoubleValue{Value: n}, nil
+		}
+		return nil, wrong(member(v))
+	case types.FieldTypeBoolean:
+		switch x := v.(type) {
+		case *types.FieldValueUnionMemberBooleanValue:
+			return v, nil
+		case *types.FieldValueUnionMemberStringValue:
+			switch x.Value {
+			case "true":
+				return &types.FieldValueUnionMemberBooleanValue{Value: true}, nil
+			case "false":
+				return &types.FieldValueUnionMemberBooleanValue{Value: false}, nil
+			}
+			return nil, reject(false, "field %s (%s) has type Boolean and takes the strings \"true\" and \"false\" only", f.ID, f.Name)
+		}
+		return nil, wrong(member(v))
+	case types.FieldTypeUser:
+		switch x := v.(type) {
+		case *types.FieldValueUnionMemberUserArnValue:
+			return v, nil
+		case *types.FieldValueUnionMemberStringValue:
+			if strings.HasPrefix(x.Value, "arn:") {
+				return &types.FieldValueUnionMemberUserArnValue{Value: x.Value}, nil
+			}
+			return nil, reject(false, "field %s (%s) has type User and takes a user ARN", f.ID, f.Name)
+		}
+		return nil, wrong(member(v))
+	case types.FieldTypeSingleSelect:
+		x, ok := v.(*types.FieldValueUnionMemberStringValue)
+		if !ok {
+			return nil, wrong(member(v))
+		}
+		if len(f.Options) > 0 && !f.Options[x.Value] {
+			// unknown: the option may have been added since the last load.
+			return nil, reject(true, "field %s (%s) is a SingleSelect and the value is not one of its %d active options", f.ID, f.Name, len(f.Options))
+		}
+		return v, nil
+	case types.FieldTypeText, types.FieldTypeUrl:
+		if _, ok := v.(*types.FieldValueUnionMemberStringValue); !ok {
+			return nil, wrong(member(v))
+		}
+		return v, nil
+	default:
+		// DateTime (whose wire form is unverified) and types newer than this
+		// code: the service decides.
+		return v, nil
+	}
+}
+
+func member(v types.FieldValueUnion) string {
+	switch v.(type) {
+	case *types.FieldValueUnionMemberStringValue:
+		return "stringValue"
+	case *types.FieldValueUnionMemberDoubleValue:
+		return "doubleValue"
+	case *types.FieldValueUnionMemberBooleanValue:
+		return "booleanValue"
+	case *types.FieldValueUnionMemberUserArnValue:
+		return "userArnValue"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
