@@ -20,13 +20,13 @@ import (
 )
 
 const (
-	demoDomain = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
-	demoCase   = "7a1d6c3e-0000-4000-8000-000000000001"
+	toolsDomain = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
+	toolsCase   = "7a1d6c3e-0000-4000-8000-000000000001"
 )
 
 // localAWS points the SDK's default configuration at endpoint and keeps
 // any real profile or credential of the machine out of the test.
-func localAWS(t *testing.T, endpoint string) {
+func toolsAWS(t *testing.T, endpoint string) {
 	t.Helper()
 	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -38,7 +38,7 @@ func localAWS(t *testing.T, endpoint string) {
 	}
 }
 
-func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func toolsRun(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -47,7 +47,7 @@ func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 	return code, out.String(), errOut.String()
 }
 
-func drain(t *testing.T, c *sqs.Client, url string, want int) []sqstypes.Message {
+func toolsDrain(t *testing.T, c *sqs.Client, url string, want int) []sqstypes.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -74,25 +74,25 @@ func TestSendCommand(t *testing.T) {
 		Queues: []testbed.Queue{{Name: "updates"}},
 		Topics: []testbed.Topic{{Name: "case-events", Subscriptions: []testbed.Subscription{{QueueName: "from-sns"}}}},
 	})
-	localAWS(t, g.Endpoint)
+	toolsAWS(t, g.Endpoint)
 	c := testbed.NewSQSClient(g.Endpoint)
 	url := g.QueueURLT(t, "updates")
 	mp := mapper.New(mapper.Config{})
 
 	t.Run("fields inferred", func(t *testing.T) {
-		code, out, errOut := runCmd(t, "", "send", "--queue", url, "--case", demoCase, "--domain", demoDomain, "--by", "billing",
+		code, out, errOut := toolsRun(t, "", "send", "--queue", url, "--case", toolsCase, "--domain", toolsDomain, "--by", "billing",
 			"status=closed", "priority=3", "escalated=true", "reason=null")
 		if code != 0 || strings.TrimSpace(out) == "" {
 			t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
 		}
-		got := drain(t, c, url, 1)
+		got := toolsDrain(t, c, url, 1)
 		m, err := mp.Map([]byte(aws.ToString(got[0].Body)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"status:closed", "priority:3", "escalated:true", "reason:<empty>"}
 		for i, f := range m.Input.Fields {
-			if s := aws.ToString(f.Id) + ":" + show(f.Value); s != want[i] {
+			if s := aws.ToString(f.Id) + ":" + toolsShow(f.Value); s != want[i] {
 				t.Errorf("field %d = %s, want %s", i, s, want[i])
 			}
 		}
@@ -102,21 +102,21 @@ func TestSendCommand(t *testing.T) {
 	})
 
 	t.Run("--string", func(t *testing.T) {
-		if code, _, errOut := runCmd(t, "", "send", "--queue", url, "--case", demoCase, "--domain", demoDomain, "--string", "priority=3"); code != 0 {
+		if code, _, errOut := toolsRun(t, "", "send", "--queue", url, "--case", toolsCase, "--domain", toolsDomain, "--string", "priority=3"); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		m, err := mp.Map([]byte(aws.ToString(drain(t, c, url, 1)[0].Body)))
-		if err != nil || show(m.Input.Fields[0].Value) != `"3"` {
+		m, err := mp.Map([]byte(aws.ToString(toolsDrain(t, c, url, 1)[0].Body)))
+		if err != nil || toolsShow(m.Input.Fields[0].Value) != `"3"` {
 			t.Fatalf("priority = %v, %v; want the string \"3\"", m, err)
 		}
 	})
 
 	t.Run("refused", func(t *testing.T) {
-		code, _, errOut := runCmd(t, "", "send", "--queue", url, "--case", demoCase)
+		code, _, errOut := toolsRun(t, "", "send", "--queue", url, "--case", toolsCase)
 		if code != 1 || !strings.Contains(errOut, "fields: must hold at least one field") {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if code, _, _ := runCmd(t, "", "send", "--case", demoCase, "a=b"); code != 2 {
+		if code, _, _ := toolsRun(t, "", "send", "--case", toolsCase, "a=b"); code != 2 {
 			t.Errorf("no --queue: exit %d, want 2", code)
 		}
 	})
@@ -125,9 +125,9 @@ func TestSendCommand(t *testing.T) {
 		var lines []string
 		for i := range 25 {
 			if i%2 == 0 {
-				lines = append(lines, fmt.Sprintf(`{"domainId":%q,"caseId":%q,"fields":{"priority":%d}}`, demoDomain, demoCase, i))
+				lines = append(lines, fmt.Sprintf(`{"domainId":%q,"caseId":%q,"fields":{"priority":%d}}`, toolsDomain, toolsCase, i))
 			} else {
-				lines = append(lines, fmt.Sprintf(`{"domainId":%q,"caseId":%q,"fields":[{"id":"priority","value":{"doubleValue":%d}}]}`, demoDomain, demoCase, i))
+				lines = append(lines, fmt.Sprintf(`{"domainId":%q,"caseId":%q,"fields":[{"id":"priority","value":{"doubleValue":%d}}]}`, toolsDomain, toolsCase, i))
 			}
 		}
 		lines = append(lines[:3], append([]string{"", `{"caseId":"x","fields":{}}`}, lines[3:]...)...)
@@ -135,36 +135,36 @@ func TestSendCommand(t *testing.T) {
 		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, _, errOut := runCmd(t, "", "send", "--queue", url, "--file", path)
+		code, _, errOut := toolsRun(t, "", "send", "--queue", url, "--file", path)
 		if code != 1 || !strings.Contains(errOut, "line 5: refused: fields: must hold at least one field") ||
 			!strings.Contains(errOut, "sent 25, refused 1, failed 0") {
 			t.Fatalf("exit %d (want 1: one line refused): %s", code, errOut)
 		}
-		for _, m := range drain(t, c, url, 25) {
+		for _, m := range toolsDrain(t, c, url, 25) {
 			if _, err := mp.Map([]byte(aws.ToString(m.Body))); err != nil {
 				t.Errorf("sent a body the mapper rejects: %v", err)
 			}
 		}
 		// stdin, all good: exit 0.
-		if code, _, errOut := runCmd(t, lines[0]+"\n"+lines[1]+"\n", "send", "--queue", url, "--file", "-"); code != 0 || !strings.Contains(errOut, "sent 2, refused 0") {
+		if code, _, errOut := toolsRun(t, lines[0]+"\n"+lines[1]+"\n", "send", "--queue", url, "--file", "-"); code != 0 || !strings.Contains(errOut, "sent 2, refused 0") {
 			t.Fatalf("stdin: exit %d: %s", code, errOut)
 		}
-		drain(t, c, url, 2)
+		toolsDrain(t, c, url, 2)
 	})
 
 	t.Run("topic", func(t *testing.T) {
 		arn := "arn:aws:sns:" + g.Region + ":" + g.AccountID + ":case-events"
-		if code, _, errOut := runCmd(t, "", "send", "--topic", arn, "--case", demoCase, "--domain", demoDomain, "status=pending"); code != 0 {
+		if code, _, errOut := toolsRun(t, "", "send", "--topic", arn, "--case", toolsCase, "--domain", toolsDomain, "status=pending"); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		m, err := mp.Map([]byte(aws.ToString(drain(t, c, g.QueueURLT(t, "from-sns"), 1)[0].Body)))
-		if err != nil || m.Envelope != mapper.EnvelopeSNS || show(m.Input.Fields[0].Value) != `"pending"` {
+		m, err := mp.Map([]byte(aws.ToString(toolsDrain(t, c, g.QueueURLT(t, "from-sns"), 1)[0].Body)))
+		if err != nil || m.Envelope != mapper.EnvelopeSNS || toolsShow(m.Input.Fields[0].Value) != `"pending"` {
 			t.Fatalf("via SNS: %+v, %v", m, err)
 		}
 	})
 }
 
-func show(u types.FieldValueUnion) string {
+func toolsShow(u types.FieldValueUnion) string {
 	switch v := u.(type) {
 	case *types.FieldValueUnionMemberStringValue:
 		if v.Value == "closed" {
