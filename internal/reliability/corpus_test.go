@@ -28,7 +28,7 @@ type hostile struct {
 	// SQS is false for bodies SQS refuses to carry (raw NUL, invalid UTF-8,
 	// other characters outside SQS's allowed set); those are tested through the
 	// decoder, the check command and the Lambda handler only.
-	SQS  bool   `json:"sqs"`
+	SQS  bool `json:"sqs"`
 	body []byte
 }
 

@@ -1,7 +1,9 @@
 package reliability
 
 import (
+	"fmt"
 	"io"
+	"os"
 	"net/http"
 	"strings"
 	"syscall"
@@ -127,4 +129,133 @@ func metricLines(all, name string) []string {
 		}
 	}
 	return out
+}
+
+// TestWorkerDownstreamFaults: the simulator fails at once in every way the
+// blueprint names: 10 % 500s and 5 % dropped connections throughout, a 2 s
+// latency spike, then a 10-second throttle storm. The worker rides it out and
+// every message still ends in its one right place (no valid message is
+// dead-lettered, not even as retries-exhausted).
+func TestWorkerDownstreamFaults(t *testing.T) {
+	w := newWorld(t, 5)
+	base := casesim.Faults{ErrorRate: 0.10, DropRate: 0.05}
+	spike := base
+	spike.Latency = 2 * time.Second
+	storm := base
+	storm.Rate, storm.Burst = 1, 1
+	w.sim.SetFaults(spike)
+	msgs := mix(0, 100)
+	w.send(msgs)
+	p := w.startWorker()
+	phase := func(name string, f casesim.Faults, d time.Duration) {
+		w.sim.SetFaults(f)
+		time.Sleep(d) // the phase's length is the fault itself, not a synchronisation
+		t.Logf("after %s: %d applications", name, appliedCount(w.sim))
+	}
+	phase("2s latency spike", spike, 3*time.Second)
+	phase("10s throttle storm", storm, 10*time.Second)
+	w.sim.SetFaults(base)
+	if appliedCount(w.sim) >= len(msgs)*7/10 {
+		t.Fatalf("backlog drained during the faults' start: the storm hit an empty queue")
+	}
+	stormEnd := time.Now()
+	t.Logf("after the storm: %s", metricLines(scrape(t, p.httpAddr), "casebridge_rate_limit_per_second"))
+	w.waitEmpty(60 * time.Second)
+	t.Logf("drained %s after the storm: %s", time.Since(stormEnd).Round(time.Second), metricLines(scrape(t, p.httpAddr), "casebridge_rate_limit_per_second"))
+	if !p.running() {
+		t.Fatalf("worker exited during the faults")
+	}
+	p.stop(t)
+	st := w.sim.Stats()["UpdateCase"]
+	for _, status := range []int{500, 429, 0} {
+		if st[status] == 0 {
+			t.Errorf("no UpdateCase answered %d: the fault was not exercised (stats %v)", status, st)
+		}
+	}
+	dups := account(t, msgs, applied(w.sim), w.drainDLQ())
+	t.Logf("UpdateCase stats %v; %d messages, %d duplicates", st, len(msgs), dups)
+}
+
+// cpuTime is the process's user+system CPU time, from /proc (Linux).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) start at ") ".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut) // utime: field 14 of stat(5)
+	fmt.Sscan(f[12], &st) // stime: field 15
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// TestWorkerSQSUnreachable: SQS cannot be reached for 10 s (connections reset
+// by the TCP fault proxy; goaws keeps its queues). The worker stays up, backs
+// off instead of spinning (connection attempts and CPU time are bounded), and
+// recovers by itself: nothing is lost.
+func TestWorkerSQSUnreachable(t *testing.T) {
+	w := newWorld(t, 5)
+	w.sim.SetFaults(casesim.Faults{Latency: 30 * time.Millisecond})
+	msgs := mix(0, 150)
+	w.send(msgs)
+	p := w.startWorker()
+	if !eventually(30*time.Second, func() bool { return appliedCount(w.sim) >= 30 }) {
+		t.Fatalf("only %d applied before the outage", appliedCount(w.sim))
+	}
+	cpu0, att0 := cpuTime(t, p.cmd.Process.Pid), w.net.Attempts()
+	w.net.Down(true)
+	time.Sleep(10 * time.Second) // the outage's length is the fault itself
+	cpu, att := cpuTime(t, p.cmd.Process.Pid)-cpu0, w.net.Attempts()-att0
+	w.net.Down(false)
+	if !p.running() {
+		t.Fatalf("worker exited during the outage")
+	}
+	// Two receivers backing off from 200 ms to 10 s, with the SDK's 3 attempts
+	// per call, heartbeats, deletes and DLQ sends of the 16 messages in flight:
+	// a few hundred attempts at most. A spinning client makes thousands.
+	if att > 400 {
+		t.Errorf("%d connection attempts in the 10 s outage: the worker spins", att)
+	}
+	if cpu > 2*time.Second {
+		t.Errorf("%s CPU in the 10 s outage: the worker spins", cpu)
+	}
+	w.waitEmpty(60 * time.Second)
+	p.stop(t)
+	dups := account(t, msgs, applied(w.sim), w.drainDLQ())
+	t.Logf("outage: %d connection attempts, %s CPU; %d messages, %d duplicates", att, cpu, len(msgs), dups)
+}
+
+// TestWorkerDLQRefusing: the DLQ refuses every send for a while. Messages that
+// should be dead-lettered are not deleted (they stay on the source queue), and
+// reach the DLQ, with their reason, once it recovers.
+func TestWorkerDLQRefusing(t *testing.T) {
+	w := newWorld(t, 5)
+	w.proxy.FailAction("SendMessage", "dlq", 500, "InternalError", -1)
+	msgs := mix(0, 60)
+	w.send(msgs)
+	toDLQ := 0
+	for _, m := range msgs {
+		if m.kind != kValid {
+			toDLQ++
+		}
+	}
+	p := w.startWorker()
+	if !eventually(20*time.Second, func() bool {
+		return appliedCount(w.sim) >= len(msgs)-toDLQ && w.proxy.Calls("SendMessage") >= toDLQ
+	}) {
+		t.Fatalf("%d applied, %d DLQ sends tried", appliedCount(w.sim), w.proxy.Calls("SendMessage"))
+	}
+	if v, f := w.depth(); v+f != toDLQ {
+		t.Errorf("source queue holds %d visible + %d in flight while the DLQ refuses, want the %d undeliverable ones", v, f, toDLQ)
+	}
+	if d := w.drainDLQ(); len(d) != 0 {
+		t.Fatalf("%d messages on the DLQ while it refuses sends", len(d))
+	}
+	w.proxy.ClearFaults()
+	w.waitEmpty(30 * time.Second)
+	p.stop(t)
+	dups := account(t, msgs, applied(w.sim), w.drainDLQ())
+	t.Logf("%d DLQ sends refused or made; %d messages, %d duplicates", w.proxy.Calls("SendMessage"), len(msgs), dups)
 }
