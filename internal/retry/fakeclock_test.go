@@ -9,10 +9,10 @@ import (
 // Advance, and Waiters lets a test wait (on a signal, not a sleep) until a
 // goroutine has armed a timer.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []fakeTimer
-	armed   chan struct{} // receives one value per After call
+	mu     sync.Mutex
+	now    time.Time
+	timers []fakeTimer
+	armed  chan struct{} // receives one value per After call
 }
 
 type fakeTimer struct {

@@ -45,7 +45,7 @@ type LimiterConfig struct {
 }
 
 const (
-	unlimitedAbove = 1e5       // calls/s treated as "no limit"
+	unlimitedAbove = 1e5 // calls/s treated as "no limit"
 	estimateWindow = 2 * time.Second
 	minHoldoff     = 250 * time.Millisecond
 	successRing    = 64

@@ -1,0 +1,147 @@
+package retry
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestLimiterSlowStartBecomesUnlimited(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk})
+	ctx := context.Background()
+	// With no throttle the slow start doubles every 100ms of demand: within
+	// two simulated seconds the limiter no longer limits (past 10 000/s after
+	// one second already).
+	calls := 0
+	for clk.Now().Before(time.Unix(1_700_000_002, 0)) {
+		lim.mu.Lock()
+		_, d := lim.reserveLocked(clk.Now())
+		lim.mu.Unlock()
+		clk.Set(clk.Now().Add(d))
+		calls++
+		if d == 0 {
+			clk.Set(clk.Now().Add(time.Millisecond))
+		}
+	}
+	if got := lim.Limit(); !math.IsInf(got, 1) {
+		t.Fatalf("Limit() after 2s without throttles = %v, want +Inf", got)
+	}
+	start := time.Now()
+	for range 10000 {
+		if err := lim.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("10000 unlimited Waits took %v", el)
+	}
+	t.Logf("%d calls admitted in the first two simulated seconds", calls)
+}
+
+func TestLimiterConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  LimiterConfig
+		want float64
+	}{
+		{"unlimited from the start", LimiterConfig{InitialRate: math.Inf(1)}, math.Inf(1)},
+		{"slow start begins at InitialRate", LimiterConfig{InitialRate: 20}, 20},
+		{"ceiling caps the slow start", LimiterConfig{InitialRate: math.Inf(1), Ceiling: 7}, 7},
+		{"defaults", LimiterConfig{}, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Clock = newFakeClock()
+			if got := NewLimiter(tt.cfg).Limit(); got != tt.want {
+				t.Errorf("Limit() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimiterThrottleDecreasesAndRecovers(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: 40})
+	lim.OnThrottle()
+	r0 := lim.Limit()
+	if r0 >= 40 {
+		t.Fatalf("rate after a throttle = %v, want below 40", r0)
+	}
+	// A second throttle right away belongs to the same event.
+	lim.OnThrottle()
+	if got := lim.Limit(); got != r0 {
+		t.Errorf("throttle within the holdoff changed the rate: %v → %v", r0, got)
+	}
+	// Without throttles the rate climbs back and beyond within seconds.
+	clk.Advance(5 * time.Second)
+	if got := lim.Limit(); got <= 40 {
+		t.Errorf("rate 5s after the throttle = %v, want above 40", got)
+	}
+}
+
+func TestLimiterWaitSpacesCallsAndHonoursContext(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: math.Inf(1), Ceiling: 10})
+	ctx := context.Background()
+	if err := lim.Wait(ctx); err != nil { // the one token of the bucket
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- lim.Wait(ctx) }()
+	<-clk.armed // the head waiter armed its timer: 100ms at 10 calls/s
+
+	third := make(chan error, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { third <- lim.Wait(cctx) }()
+
+	clk.Advance(99 * time.Millisecond)
+	select {
+	case err := <-second:
+		t.Fatalf("second Wait returned %v before its slot", err)
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	// The third waiter is now the head; cancel it instead of serving it.
+	<-clk.armed
+	cancel()
+	if err := <-third; err != context.Canceled {
+		t.Fatalf("canceled Wait = %v", err)
+	}
+	// Its slot was given back: the next caller gets it 100ms after the second.
+	clk.Advance(100 * time.Millisecond)
+	if err := lim.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLimiterRateDropReschedulesHead(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: 100, MinRate: 0.1})
+	ctx := context.Background()
+	_ = lim.Wait(ctx)
+	for range 3 { // measured successes: about 1 call/s granted
+		lim.OnSuccess()
+		clk.Advance(time.Second)
+	}
+	_ = lim.Wait(ctx) // takes the token saved up meanwhile
+	next := make(chan error, 1)
+	go func() { next <- lim.Wait(ctx) }()
+	<-clk.armed      // queued for a slot a few ms away
+	lim.OnThrottle() // the rate drops far below 100/s
+	<-clk.armed      // the head re-reserved at the new rate
+	clk.Advance(10 * time.Millisecond)
+	select {
+	case <-next:
+		t.Fatal("head kept its slot from before the rate drop")
+	default:
+	}
+	clk.Advance(10 * time.Second)
+	if err := <-next; err != nil {
+		t.Fatal(err)
+	}
+}
