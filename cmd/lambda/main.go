@@ -14,13 +14,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.uber.org/zap"
 
+	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/clients"
 	"github.com/casebridge/casebridge/internal/config"
-	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/lambdasqs"
 	"github.com/casebridge/casebridge/internal/logging"
-	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 )
 
 func main() {
@@ -52,17 +50,11 @@ func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.
 		return nil, err
 	}
 	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
-	core, err := consumer.New(consumer.Options{
-		Cases: cl.Cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
-		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
-		Limiter:     retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit}),
-		Metrics:     emf,
-		Logger:      log,
-		MaxReceives: cfg.MaxReceives,
-	})
+	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	core := parts.Core
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		reqLog := log
 		if lc, ok := lambdacontext.FromContext(ctx); ok {

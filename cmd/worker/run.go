@@ -13,20 +13,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/casebridge/casebridge/internal/app"
 	"github.com/casebridge/casebridge/internal/clients"
 	"github.com/casebridge/casebridge/internal/config"
-	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/healthcheck"
 	"github.com/casebridge/casebridge/internal/logging"
-	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/worker"
-)
-
-// Repeated access denials open the circuit, which pauses polling for the cooldown.
-const (
-	circuitThreshold = 5
-	circuitCooldown  = 30 * time.Second
 )
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -70,21 +62,14 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	limiter := retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit})
-	circuit := retry.NewCircuit(circuitThreshold, circuitCooldown)
-	metrics := worker.NewMetrics(limiter.Limit)
-	core, err := consumer.New(consumer.Options{
-		Cases: cl.Cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
-		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
-		Limiter:     limiter,
-		Circuit:     circuit,
-		Metrics:     metrics,
-		Logger:      log,
-		MaxReceives: cfg.MaxReceives,
-	})
+	var parts app.Parts
+	// Scraped only after Build returned and the HTTP server started.
+	metrics := worker.NewMetrics(func() float64 { return parts.Limiter.Limit() })
+	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
+	core, circuit := parts.Core, parts.Circuit
 	w, err := worker.New(worker.Options{
 		SQS: cl.SQS, QueueURL: cfg.QueueURL, Handler: core, Circuit: circuit, Logger: log, Metrics: metrics,
 		MaxInFlight: cfg.MaxInFlight, Receivers: cfg.Receivers, MaxHold: cfg.MaxHold, ShutdownGrace: cfg.ShutdownGrace,

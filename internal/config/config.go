@@ -31,7 +31,9 @@ type Config struct {
 	HTTPAddr       string        // worker: /healthz, /readyz, /metrics
 	LogLevel       zapcore.Level
 	MaxBodyBytes   int  // larger bodies are rejected as invalid-message
-	FieldCatalog   bool // opt-in field catalog (ListFields); not built yet
+	FieldCatalog   bool // opt-in field catalog (ListFields, BatchGetField, ListFieldOptions)
+	// FieldCatalogRefresh is how often the catalog reloads field definitions.
+	FieldCatalogRefresh time.Duration
 }
 
 // Defaults returns the documented defaults.
@@ -46,6 +48,8 @@ func Defaults() Config {
 		HTTPAddr:       ":8080",
 		LogLevel:       zapcore.InfoLevel,
 		MaxBodyBytes:   1 << 20,
+
+		FieldCatalogRefresh: 5 * time.Minute,
 	}
 }
 
@@ -77,7 +81,8 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_HTTP_ADDR", "http-addr", "address for /healthz, /readyz, /metrics (worker)", (*stringValue)(&c.HTTPAddr)},
 		{"CASEBRIDGE_LOG_LEVEL", "log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 		{"CASEBRIDGE_MAX_BODY_BYTES", "max-body-bytes", "largest accepted message body", (*positiveInt)(&c.MaxBodyBytes)},
-		{"CASEBRIDGE_FIELD_CATALOG", "field-catalog", "on/off: load field definitions with ListFields", (*onOff)(&c.FieldCatalog)},
+		{"CASEBRIDGE_FIELD_CATALOG", "field-catalog", "on/off: check fields against the domain's definitions before calling the API", (*onOff)(&c.FieldCatalog)},
+		{"CASEBRIDGE_FIELD_CATALOG_REFRESH", "field-catalog-refresh", "how often the field catalog reloads", (*durationValue)(&c.FieldCatalogRefresh)},
 	}
 }
 

@@ -1,0 +1,76 @@
+// Package app assembles the consumer core from configuration, the same way for
+// the worker and the Lambda, so the two binaries cannot drift apart.
+package app
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/casebridge/casebridge/internal/catalog"
+	"github.com/casebridge/casebridge/internal/clients"
+	"github.com/casebridge/casebridge/internal/config"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/retry"
+)
+
+// Repeated access denials open the circuit, which pauses polling for the cooldown.
+const (
+	circuitThreshold = 5
+	circuitCooldown  = 30 * time.Second
+)
+
+// Parts are what a transport needs besides the core.
+type Parts struct {
+	Core    *consumer.Core
+	Limiter *retry.Limiter // shared by every message of the process
+	Circuit *retry.Circuit
+}
+
+// Options says how the binary wants its parts.
+type Options struct {
+	// EagerCatalog loads the field catalog's default domain now (the worker);
+	// false loads domains when first seen (the Lambda: no network calls at init).
+	EagerCatalog bool
+	Metrics      consumer.Metrics
+	Logger       *zap.Logger
+}
+
+// Build assembles the core. The catalog's refresh loop runs until ctx ends.
+func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options) (Parts, error) {
+	p := Parts{
+		Limiter: retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit}),
+		Circuit: retry.NewCircuit(circuitThreshold, circuitCooldown),
+	}
+	var cases consumer.CasesAPI = cl.Cases
+	if cfg.FieldCatalog {
+		var domains []string
+		if cfg.DomainID != "" {
+			domains = []string{cfg.DomainID}
+		}
+		cat := catalog.New(cl.Cases, catalog.Options{Domains: domains, Refresh: cfg.FieldCatalogRefresh, Logger: o.Logger})
+		if o.EagerCatalog {
+			if err := cat.Load(ctx); err != nil {
+				return Parts{}, err
+			}
+		}
+		go cat.Run(ctx)
+		cases = cat.Wrap(cl.Cases)
+	}
+	core, err := consumer.New(consumer.Options{
+		Cases: cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
+		Limiter:     p.Limiter,
+		Circuit:     p.Circuit,
+		Metrics:     o.Metrics,
+		Logger:      o.Logger,
+		MaxReceives: cfg.MaxReceives,
+	})
+	if err != nil {
+		return Parts{}, err
+	}
+	p.Core = core
+	return p, nil
+}

@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/clients"
+	"github.com/casebridge/casebridge/internal/config"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/testbed"
+)
+
+// TestFieldCatalogIsWiredIn: with the catalog on, a value of the wrong type is
+// dead-lettered as validation without spending an UpdateCase call; with it off,
+// the same message reaches the API.
+func TestFieldCatalogIsWiredIn(t *testing.T) {
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "dlq"}}})
+	sim := casesim.New(casesim.Options{})
+	root, _ := testbed.RepoRoot()
+	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	cl := clients.Clients{SQS: testbed.NewSQSClient(g.Endpoint),
+		Cases: testbed.NewCasesClient(srv.URL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} })}
+	msg := consumer.Message{ID: "m1", Body: `{"caseId":"7a1d6c3e-0000-4000-8000-000000000001","fields":{"priority":"high"}}`}
+
+	for _, catalogOn := range []bool{true, false} {
+		sim.ResetStats()
+		cfg := config.Defaults()
+		cfg.DLQURL, cfg.DomainID, cfg.FieldCatalog = g.QueueURLT(t, "dlq"), "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01", catalogOn
+		ctx, cancel := context.WithCancel(context.Background())
+		parts, err := Build(ctx, cfg, cl, Options{EagerCatalog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := parts.Core.Handle(ctx, msg)
+		cancel()
+		calls := sim.Stats()["UpdateCase"]
+		if out.Kind != consumer.DeadLettered || out.Reason != consumer.ReasonValidation {
+			t.Errorf("catalog %v: outcome %v/%s (%v), want dead-lettered validation", catalogOn, out.Kind, out.Reason, out.Err)
+		}
+		if got := calls[400]; catalogOn && got != 0 || !catalogOn && got != 1 {
+			t.Errorf("catalog %v: %d UpdateCase calls answered 400 (stats %v)", catalogOn, got, calls)
+		}
+		if catalogOn && sim.Stats()["ListFields"][200] == 0 {
+			t.Errorf("catalog on but ListFields never called: %v", sim.Stats())
+		}
+	}
+}
