@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,14 +35,21 @@ type Options struct {
 	// EagerCatalog loads the field catalog's default domain now (the worker);
 	// false loads domains when first seen (the Lambda: no network calls at init).
 	EagerCatalog bool
-	Metrics      consumer.Metrics
-	Logger       *zap.Logger
+	// UnlimitedStart skips the limiter's slow start (the Lambda: a batch of at most
+	// MaxConcurrency records should not wait for the rate to ramp up).
+	UnlimitedStart bool
+	Metrics        consumer.Metrics
+	Logger         *zap.Logger
 }
 
 // Build assembles the core. The catalog's refresh loop runs until ctx ends.
 func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options) (Parts, error) {
+	lc := retry.LimiterConfig{Ceiling: cfg.RateLimit}
+	if o.UnlimitedStart {
+		lc.InitialRate = math.Inf(1)
+	}
 	p := Parts{
-		Limiter: retry.NewLimiter(retry.LimiterConfig{Ceiling: cfg.RateLimit}),
+		Limiter: retry.NewLimiter(lc),
 		Circuit: retry.NewCircuit(circuitThreshold, circuitCooldown),
 	}
 	var cases consumer.CasesAPI = cl.Cases
