@@ -3,8 +3,8 @@ package reliability
 import (
 	"fmt"
 	"io"
-	"os"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -186,8 +186,8 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	// Fields after the command name (which may hold spaces) start at ") ".
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	var ut, st int64
-	fmt.Sscan(f[11], &ut) // utime: field 14 of stat(5)
-	fmt.Sscan(f[12], &st) // stime: field 15
+	fmt.Sscan(f[11], &ut)                           // utime: field 14 of stat(5)
+	fmt.Sscan(f[12], &st)                           // stime: field 15
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
