@@ -41,6 +41,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonPath := fs.String("json", "", "also write the results as JSON to `FILE`")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown (for docs/benchmarks.md)")
 	scen := fs.String("scenarios", "", "comma-separated subset of: "+strings.Join(bench.Scenarios, ","))
+	keep := fs.Bool("keep", false, "keep the temporary directory with the binaries and every process's log")
+	var workerEnv multi
+	fs.Var(&workerEnv, "worker-env", "extra `KEY=VALUE` for every worker (repeatable), to try a setting")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
-	cfg := bench.Config{Root: root, Quick: *quick, Progress: stderr}
+	cfg := bench.Config{Root: root, Quick: *quick, Progress: stderr, WorkerEnv: workerEnv, KeepDir: *keep}
 	if *scen != "" {
 		cfg.Scenarios = strings.Split(*scen, ",")
 	}
@@ -107,3 +110,8 @@ func machine(ctx context.Context) map[string]any {
 	}
 	return m
 }
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, " ") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }

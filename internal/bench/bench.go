@@ -19,6 +19,12 @@ type Config struct {
 	Quick     bool     // small N and short windows: proves the harness runs
 	Scenarios []string // subset of Scenarios; empty means all
 	Progress  io.Writer
+	// WorkerEnv is appended to every worker's environment (KEY=VALUE), to try
+	// a setting without editing code.
+	WorkerEnv []string
+	// KeepDir keeps the temporary directory (binaries and every process's log)
+	// and names it in the progress output, for diagnosing a miss.
+	KeepDir bool
 }
 
 // sizes are the knobs --quick turns down.
@@ -62,8 +68,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	defer os.RemoveAll(dir)
-	e := &env{root: cfg.Root, dir: dir}
+	if cfg.KeepDir {
+		say("logs and binaries kept in %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	e := &env{root: cfg.Root, dir: dir, workerEnv: cfg.WorkerEnv}
 	begin := time.Now()
 	say("building binaries")
 	if err := e.build(ctx, on("lambda")); err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/testbed"
 )
@@ -36,7 +35,7 @@ func caseID(i int) string { return fmt.Sprintf(benchCase, i%numCases) }
 // leftovers.
 type env struct {
 	root, dir string
-	log       *zap.Logger
+	workerEnv []string
 	worker    string // binaries
 	casesim   string
 	bootstrap string

@@ -90,18 +90,20 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 		return res, err
 	}
 	defer w.stop(10 * time.Second)
+	// Progress is the worker's own delete count: goaws's message counts for a
+	// FIFO queue do not fall as messages are deleted.
 	t0 := time.Now()
-	left := n
-	for time.Since(t0) < limit && left > 0 {
+	deleted := 0
+	for time.Since(t0) < limit && deleted < n {
 		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
 			return res, err
 		}
-		if d, err := e.depth(ctx, url); err == nil {
-			left = d
+		if v, err := w.metric(ctx, e.http, "casebridge_deletes_total"); err == nil {
+			deleted = int(v)
 		}
 	}
 	res.elapsed = time.Since(t0)
-	res.applied, res.drained = n-left, left == 0
+	res.applied, res.drained = min(deleted, n), deleted >= n
 	res.rate = float64(res.applied) / res.elapsed.Seconds()
 	if c, err := e.updates(ctx); err == nil {
 		res.calls = c.minus(base).OK

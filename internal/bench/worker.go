@@ -29,7 +29,7 @@ func (e *env) startWorker(ctx context.Context, name, sqsEndpoint, url, dlq strin
 		"AWS_ENDPOINT_URL_SQS="+sqsEndpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+e.simURL,
 		"CASEBRIDGE_QUEUE_URL="+url, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID="+domainID,
 		"CASEBRIDGE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "CASEBRIDGE_SHUTDOWN_GRACE=5s")
-	envv = append(envv, extra...)
+	envv = append(append(envv, extra...), e.workerEnv...)
 	p, err := startProc(e.dir, name, e.worker, []string{"run"}, envv)
 	if err != nil {
 		return nil, err
