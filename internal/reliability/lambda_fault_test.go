@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -29,6 +30,11 @@ const srcARN = "arn:aws:sqs:us-east-1:100010001000:src"
 type lambdaRig struct {
 	invokeURL string
 	out       *syncBuffer
+	rie       *exec.Cmd
+	// allowFailed makes an invocation that answers with a function error (or
+	// not at all) a counted event rather than a test failure.
+	allowFailed bool
+	failed      int
 }
 
 func (w *world) startLambda(timeoutSecs int, extra ...string) *lambdaRig {
@@ -50,6 +56,7 @@ func (w *world) startLambda(timeoutSecs int, extra ...string) *lambdaRig {
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
+	r.rie = cmd
 	w.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -70,22 +77,48 @@ func (w *world) startLambda(timeoutSecs int, extra ...string) *lambdaRig {
 }
 
 // invoke runs one invocation (the emulator takes one at a time) and reports
-// whether the function answered with a batch response.
+// whether the function answered with a batch response. A function error (the
+// runtime crashed or timed out) fails the whole batch, as Lambda's event
+// source mapping treats it.
 func (r *lambdaRig) invoke(t *testing.T, ev events.SQSEvent) (events.SQSEventResponse, bool) {
 	t.Helper()
 	body, _ := json.Marshal(ev)
-	resp, err := http.Post(r.invokeURL, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	var out events.SQSEventResponse
-	if err := json.Unmarshal(raw, &out); err != nil || !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
-		t.Errorf("invocation answered %q, not a batch response", raw)
-		return out, false
+	resp, err := http.Post(r.invokeURL, "application/json", bytes.NewReader(body))
+	var raw []byte
+	if err == nil {
+		raw, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
 	}
-	return out, true
+	var probe map[string]json.RawMessage
+	if err == nil && json.Unmarshal(raw, &probe) == nil && probe["errorType"] == nil && probe["errorMessage"] == nil &&
+		json.Unmarshal(raw, &out) == nil {
+		return out, true
+	}
+	if r.allowFailed {
+		r.failed++
+		t.Logf("invocation failed as a whole (%v): %.200s", err, raw)
+	} else {
+		t.Errorf("invocation answered %q (%v), not a batch response", raw, err)
+	}
+	return events.SQSEventResponse{}, false
+}
+
+// bootstrapPID finds the function process the emulator started (it starts it
+// on the first invocation).
+func (r *lambdaRig) bootstrapPID() int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", r.rie.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", r.rie.Process.Pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			if pid > 0 {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // toEvent turns received messages into the event Lambda's event source
@@ -186,8 +219,8 @@ func (w *world) pollAndInvoke(t *testing.T, r *lambdaRig, d time.Duration) (dlq 
 
 // TestLambdaFaults: the real bootstrap under the emulator, fed by a minimal
 // event source mapping, while the simulator fails (10 % 500s, 5 % dropped
-// connections, a 2 s latency spike, a 10-second throttle storm) and then the
-// DLQ refuses sends for 3 s. Batch item failures are exactly the records that
+// connections, a 2 s latency spike, a 10-second throttle storm), then the
+// DLQ refuses sends for 3 s, then SQS is unreachable from the function for 3 s. Batch item failures are exactly the records that
 // did not finish, and at the end every message is in its one right place.
 func TestLambdaFaults(t *testing.T) {
 	// Visibility above the function timeout, as Lambda requires (the templates
@@ -212,6 +245,8 @@ func TestLambdaFaults(t *testing.T) {
 			{func() { w.sim.SetFaults(spike) }, 3 * time.Second},
 			{func() { w.sim.SetFaults(storm) }, 10 * time.Second},
 			{func() { w.sim.SetFaults(base); w.proxy.FailAction("SendMessage", "dlq", 500, "InternalError", -1) }, 3 * time.Second},
+			// SQS unreachable for the function (its DLQ sends), not for the mapping.
+			{func() { w.proxy.ClearFaults(); w.net.Down(true) }, 3 * time.Second},
 		} {
 			p.apply()
 			select {
@@ -221,6 +256,7 @@ func TestLambdaFaults(t *testing.T) {
 			}
 		}
 		w.proxy.ClearFaults()
+		w.net.Down(false)
 	}()
 	dlq, n, failedDone := w.pollAndInvoke(t, r, 50*time.Second)
 	close(stop)
@@ -235,6 +271,42 @@ func TestLambdaFaults(t *testing.T) {
 	if !strings.Contains(r.out.String(), `"CloudWatchMetrics"`) {
 		t.Errorf("no EMF metrics in the function's output")
 	}
-	t.Logf("%d invocations; stats %v; %d records reported failed although finished; %d messages, %d duplicates",
-		n, st, failedDone, len(msgs), dups)
+	t.Logf("%d invocations; stats %v; %d DLQ sends (refused or made), %d SQS connections reset; %d records reported failed although finished; %d messages, %d duplicates",
+		n, st, w.proxy.Calls("SendMessage"), w.net.Refused(), failedDone, len(msgs), dups)
+}
+
+// TestLambdaKilledMidBatch: the function process is killed with SIGKILL in
+// the middle of an invocation (as when Lambda's sandbox dies). The invocation
+// fails as a whole, so nothing of its batch is deleted; the emulator starts a
+// fresh process for the next one, and every message still ends in its one
+// right place (the records applied before the kill are applied again:
+// counted duplicates).
+func TestLambdaKilledMidBatch(t *testing.T) {
+	w := newWorld(t, 3)
+	r := w.startLambda(4)
+	r.allowFailed = true
+	w.sim.SetFaults(casesim.Faults{Latency: 300 * time.Millisecond, LatencyJitter: 600 * time.Millisecond})
+	msgs := mix(0, 40)
+	w.send(msgs)
+	killed := make(chan int, 1)
+	go func() {
+		// Mid-batch: some records of the first invocation applied, others waiting.
+		if !eventually(20*time.Second, func() bool { return appliedCount(w.sim) >= 3 }) {
+			killed <- 0
+			return
+		}
+		pid := r.bootstrapPID()
+		if pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		killed <- appliedCount(w.sim)
+	}()
+	dlq, n, failedDone := w.pollAndInvoke(t, r, 40*time.Second)
+	atKill := <-killed
+	if atKill == 0 || r.failed == 0 {
+		t.Fatalf("the function was not killed mid-batch (applied at kill %d, failed invocations %d)", atKill, r.failed)
+	}
+	dups := account(t, msgs, applied(w.sim), dlq)
+	t.Logf("killed after %d applications; %d invocations, %d failed as a whole; %d reported failed although finished; %d messages, %d duplicates",
+		atKill, n, r.failed, failedDone, len(msgs), dups)
 }
