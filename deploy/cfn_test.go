@@ -1,126 +1,198 @@
 package deploy
 
-import "testing"
+import (
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
 
-func TestParseTemplateShortForms(t *testing.T) {
-	t.Parallel()
-	src := `
-Conditions:
-  On: !Equals [!Ref P, "yes"]
-  Off: !Not [!Condition On]
-Resources:
-  R:
-    Type: X
-    Properties:
-      A: !Ref Queue
-      B: !GetAtt Queue.Arn
-      C: !GetAtt [Queue, QueueName]
-      D: !Sub "arn:${AWS::Partition}:x"
-      E: !If [On, !Ref AWS::NoValue, 3]
-      F: !FindInMap [M, !Ref P, K]
-      G: !Join ["/", [a, !Ref P]]
-      H: 42
-      I: "42"
-`
-	tmpl, err := ParseTemplate([]byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := Dig(tmpl, "Resources", "R", "Properties")
-	tests := []struct {
-		key, want string
-	}{
-		{"A", `{"Ref":"Queue"}`},
-		{"B", `{"Fn::GetAtt":["Queue","Arn"]}`},
-		{"C", `{"Fn::GetAtt":["Queue","QueueName"]}`},
-		{"D", `{"Fn::Sub":"arn:${AWS::Partition}:x"}`},
-		{"E", `{"Fn::If":["On",{"Ref":"AWS::NoValue"},3]}`},
-		{"F", `{"Fn::FindInMap":["M",{"Ref":"P"},"K"]}`},
-		{"G", `{"Fn::Join":["/",["a",{"Ref":"P"}]]}`},
-		{"H", `42`},
-		{"I", `"42"`},
-	}
-	for _, tt := range tests {
-		if got := Canonical(Dig(props, tt.key)); got != tt.want {
-			t.Errorf("%s = %s, want %s", tt.key, got, tt.want)
-		}
-	}
-	if got := Canonical(Dig(tmpl, "Conditions", "Off")); got != `{"Fn::Not":[{"Condition":"On"}]}` {
-		t.Errorf("Off = %s", got)
-	}
-}
+	"github.com/awslabs/goformation/v7/cloudformation"
+)
 
-func TestParseTemplateErrors(t *testing.T) {
-	t.Parallel()
-	for _, src := range []string{"- a\n- b\n", "A: !GetAtt NoDot\n", "A: [unclosed\n"} {
-		if _, err := ParseTemplate([]byte(src)); err == nil {
-			t.Errorf("ParseTemplate(%q) succeeded", src)
-		}
-	}
-}
-
-func TestResolve(t *testing.T) {
-	t.Parallel()
-	src := `
+const loadSrc = `
 Parameters:
-  P: {Type: String, Default: "no"}
-  N: {Type: Number, Default: 30}
-  Req: {Type: String}
+  Mode: {Type: String, Default: "off", AllowedValues: ["off", "on"]}
+  Timeout: {Type: Number, Default: 30}
+  Domain: {Type: String}
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>", Default: "subnet-a,subnet-b"}
 Mappings:
-  M:
-    "30": {K: 25s}
-    "60": {K: 50s}
+  Retention:
+    "30": {Seconds: 1209600}
+    "60": {Seconds: 345600}
 Conditions:
-  On: !Equals [!Ref P, "yes"]
-  Off: !Not [!Condition On]
-  Both: !And [!Condition On, !Equals [!Ref N, 60]]
+  On: !Equals [!Ref Mode, "on"]
+  Off: !Not [!Equals [!Ref Mode, "on"]]
 Resources:
-  Always:
-    Type: X
+  Dlq:
+    Type: AWS::SQS::Queue
     Properties:
-      Grace: !FindInMap [M, !Ref N, K]
-      Maybe: !If [On, 1, !Ref AWS::NoValue]
-      List: [a, !If [Off, b, !Ref AWS::NoValue], !Ref Always2]
+      MessageRetentionPeriod: !FindInMap [Retention, !Ref Timeout, Seconds]
+      VisibilityTimeout: !Ref Timeout
+      FifoQueue: !If [On, true, !Ref AWS::NoValue]
+      KmsMasterKeyId: !Sub "key-${Domain}"
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Other.Arn
+        maxReceiveCount: 10
   OnlyOn:
-    Type: X
+    Type: AWS::SQS::Queue
     Condition: On
+  OnlyOff:
+    Type: AWS::SQS::Queue
+    Condition: Off
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      ComparisonOperator: GreaterThanThreshold
+      EvaluationPeriods: "1"
+      Threshold: !Ref Timeout
+      Namespace: !Sub "${AWS::StackName}/${Domain}"
+      AlarmActions: [!Ref Dlq, !If [On, !GetAtt [Dlq, Arn], !Ref AWS::NoValue]]
+      AlarmDescription: !Join ["/", [!Ref Domain, !Ref Timeout]]
+      Dimensions:
+        - {Name: QueueName, Value: !Ref Timeout}
+        - {Name: Subnets, Value: !Select [0, !Ref Subnets]}
 `
-	tmpl, err := ParseTemplate([]byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tmpl.Resolve(nil); err == nil {
-		t.Error("Resolve without the required parameter succeeded")
-	}
-	if _, err := tmpl.Resolve(map[string]string{"Req": "x", "Nope": "1"}); err == nil {
-		t.Error("Resolve with an undeclared parameter succeeded")
-	}
+
+func TestLoadEvaluates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
-		name   string
-		params map[string]string
-		want   string
-		onlyOn bool
-		both   bool
+		name        string
+		params      map[string]string
+		retention   int
+		fifo        bool
+		onlyOn      bool
+		alarmAction []string
 	}{
-		{"defaults", map[string]string{"Req": "x"}, `{"Grace":"25s","List":["a","b",{"Ref":"Always2"}]}`, false, false},
-		{"on", map[string]string{"Req": "x", "P": "yes", "N": "60"}, `{"Grace":"50s","List":["a",{"Ref":"Always2"}],"Maybe":1}`, true, true},
+		{"defaults", map[string]string{"Domain": "d1"}, 1209600, false, false, []string{cloudformation.Ref("Dlq")}},
+		{"on, 60 s", map[string]string{"Domain": "d1", "Mode": "on", "Timeout": "60"}, 345600, true, true,
+			[]string{cloudformation.Ref("Dlq"), cloudformation.GetAtt("Dlq", "Arn")}},
 	}
 	for _, tt := range tests {
-		r, err := tmpl.Resolve(tt.params)
+		s, err := Load([]byte(loadSrc), tt.params)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		if got := Canonical(Dig(r.Template, "Resources", "Always", "Properties")); got != tt.want {
-			t.Errorf("%s: Always = %s, want %s", tt.name, got, tt.want)
+		q, err := s.GetSQSQueueWithName("Dlq")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if (r.Resource("OnlyOn") != nil) != tt.onlyOn {
-			t.Errorf("%s: OnlyOn present = %v, want %v", tt.name, r.Resource("OnlyOn") != nil, tt.onlyOn)
+		if got := val(q.MessageRetentionPeriod); got != tt.retention {
+			t.Errorf("%s: retention %d, want %d (Fn::FindInMap)", tt.name, got, tt.retention)
 		}
-		if r.Conditions["Both"] != tt.both {
-			t.Errorf("%s: Both = %v, want %v", tt.name, r.Conditions["Both"], tt.both)
+		if got, want := val(q.VisibilityTimeout), tt.params["Timeout"]; want != "" && got != 60 || want == "" && got != 30 {
+			t.Errorf("%s: visibility %d (a Number parameter into an int)", tt.name, got)
+		}
+		if val(q.FifoQueue) != tt.fifo || (q.FifoQueue == nil) == tt.fifo {
+			t.Errorf("%s: FifoQueue %v, want %v or absent (Fn::If, AWS::NoValue)", tt.name, q.FifoQueue, tt.fifo)
+		}
+		if got := val(q.KmsMasterKeyId); got != "key-d1" {
+			t.Errorf("%s: Fn::Sub of a parameter = %q, want key-d1", tt.name, got)
+		}
+		if got := dig(q.RedrivePolicy, "deadLetterTargetArn"); got != cloudformation.GetAtt("Other", "Arn") {
+			t.Errorf("%s: !GetAtt Other.Arn = %v", tt.name, got)
+		}
+		if _, err := s.GetSQSQueueWithName("OnlyOn"); (err == nil) != tt.onlyOn {
+			t.Errorf("%s: OnlyOn present = %v, want %v", tt.name, err == nil, tt.onlyOn)
+		}
+		if _, err := s.GetSQSQueueWithName("OnlyOff"); (err == nil) == tt.onlyOn {
+			t.Errorf("%s: OnlyOff present = %v, want %v", tt.name, err == nil, !tt.onlyOn)
+		}
+		if s.Conditions["On"] != tt.onlyOn {
+			t.Errorf("%s: condition On = %v", tt.name, s.Conditions["On"])
+		}
+		a := s.GetAllCloudWatchAlarmResources()["Alarm"]
+		if a == nil {
+			t.Fatalf("%s: no alarm", tt.name)
+		}
+		if !slices.Equal(a.AlarmActions, tt.alarmAction) {
+			t.Errorf("%s: AlarmActions %v, want %v (AWS::NoValue dropped from a list)", tt.name, a.AlarmActions, tt.alarmAction)
+		}
+		if timeout, _ := num(s.Params["Timeout"]); a.EvaluationPeriods != 1 || val(a.Threshold) != timeout {
+			t.Errorf("%s: EvaluationPeriods %d, Threshold %v", tt.name, a.EvaluationPeriods, val(a.Threshold))
+		}
+		if want := cloudformation.Sub("${AWS::StackName}/d1"); val(a.Namespace) != want {
+			t.Errorf("%s: Fn::Sub with a pseudo parameter = %s, want %s", tt.name, show(val(a.Namespace)), show(want))
+		}
+		if want := "d1/" + s.Params["Timeout"]; val(a.AlarmDescription) != want {
+			t.Errorf("%s: Fn::Join = %q, want %q", tt.name, val(a.AlarmDescription), want)
+		}
+		if a.Dimensions[0].Value != s.Params["Timeout"] || a.Dimensions[1].Value != "subnet-a" {
+			t.Errorf("%s: dimensions %+v (a Number into a string; a List parameter)", tt.name, a.Dimensions)
 		}
 	}
-	if _, err := tmpl.Resolve(map[string]string{"Req": "x", "N": "90"}); err == nil {
-		t.Error("Resolve with no mapping row for N=90 succeeded")
+}
+
+func TestLoadRejects(t *testing.T) {
+	t.Parallel()
+	sam, err := os.ReadFile(samPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecsSrc, err := os.ReadFile(ecsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecsParams := paramsFor(declared(t, ecsPath), nil)
+	samParams := paramsFor(declared(t, samPath), nil)
+	tests := []struct {
+		name     string
+		src      string
+		params   map[string]string
+		old, new string // a one-place edit of src; empty for src as is
+		want     string // in the error
+	}{
+		{"undeclared parameter", loadSrc, map[string]string{"Domain": "d", "Nope": "1"}, "", "", "Nope is not declared"},
+		{"required parameter missing", loadSrc, nil, "", "", "Domain has no default"},
+		{"no mapping row", loadSrc, map[string]string{"Domain": "d", "Timeout": "90"}, "", "", "Fn::FindInMap"},
+		{"not a number", loadSrc, map[string]string{"Domain": "d"}, "VisibilityTimeout: !Ref Timeout", `VisibilityTimeout: "soon"`, "VisibilityTimeout"},
+		{"invalid YAML", "Resources: [unclosed\n", nil, "", "", "YAML"},
+		{"ECS: unknown resource type", string(ecsSrc), ecsParams,
+			"Type: AWS::ECS::TaskDefinition", "Type: AWS::ECS::TaskDefinitions", "AWS::ECS::TaskDefinitions is not a type goformation knows"},
+		{"ECS: misspelt property", string(ecsSrc), ecsParams,
+			"ReceiveMessageWaitTimeSeconds: 20", "ReceiveMessageWaitTimeSecs: 20", "unknown field"},
+		{"ECS: nested property misspelt", string(ecsSrc), ecsParams,
+			"StartPeriod: 15", "StartPeriodSeconds: 15", "unknown field"},
+		{"ECS: a string where a list belongs", string(ecsSrc), ecsParams,
+			"RequiresCompatibilities: [FARGATE]", "RequiresCompatibilities: FARGATE", "RequiresCompatibilities"},
+		{"ECS: a list where a string belongs", string(ecsSrc), ecsParams,
+			"ScalableDimension: ecs:service:DesiredCount", "ScalableDimension: [ecs:service:DesiredCount]", "ScalableDimension"},
+		{"SAM: misspelt function property", string(sam), samParams,
+			"Runtime: provided.al2023", "Runtme: provided.al2023", "unknown field"},
+		{"undeclared condition on a resource", loadSrc, map[string]string{"Domain": "d"},
+			"Condition: Off", "Condition: Of", "condition Of is not declared"},
+	}
+	for _, tt := range tests {
+		src := tt.src
+		if tt.old != "" {
+			if !strings.Contains(src, tt.old) {
+				t.Fatalf("%s: %q not in the template", tt.name, tt.old)
+			}
+			src = strings.Replace(src, tt.old, tt.new, 1)
+		}
+		_, err := Load([]byte(src), tt.params)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Load error %v, want one mentioning %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestLoadConcurrently: goformation's YAML parsing keeps package state;
+// Load must be safe to call from parallel tests (run with -race).
+func TestLoadConcurrently(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			if _, err := Load([]byte(loadSrc), map[string]string{"Domain": "d"}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

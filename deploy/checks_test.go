@@ -1,15 +1,18 @@
 package deploy
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
 )
 
-// The invariants both templates must hold, each a function of one resolved
-// template that returns an error naming what is broken. Tests run them over
+// The invariants both templates must hold, each a function of one loaded
+// stack that returns an error naming what is broken. Tests run them over
 // many parameter sets and prove each one fails on a broken copy.
 
 const (
@@ -18,74 +21,69 @@ const (
 	fargateMaxStopTime = 120
 )
 
+var (
+	queueArn = cloudformation.GetAtt("Queue", "Arn")
+	dlqArn   = cloudformation.GetAtt("DeadLetterQueue", "Arn")
+)
+
 // grant is one allowed (action, resource) pair of a least-privilege role.
 type grant struct{ action, resource string }
 
-func sub(s string) string { return Canonical(map[string]any{"Fn::Sub": s}) }
-func getAtt(res, attr string) string {
-	return Canonical(map[string]any{"Fn::GetAtt": []any{res, attr}})
+func domainARN(s *Stack) string {
+	return "arn:${AWS::Partition}:cases:${AWS::Region}:${AWS::AccountId}:domain/" + s.Params["CasesDomainId"]
 }
 
-const (
-	domainARN   = "arn:${AWS::Partition}:cases:${AWS::Region}:${AWS::AccountId}:domain/${CasesDomainId}"
-	connectUser = "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:instance/${ConnectInstanceId}/agent/*"
-)
-
-// workerGrants is what the worker or the function may do, given r's
-// parameters: the blueprint's list and nothing else. required marks grants
-// that must be present (the rest are optional features that must be present
-// exactly when their feature is on).
-func workerGrants(r *Resolved) (allowed map[grant]bool) {
-	allowed = map[grant]bool{}
-	queue, dlq := getAtt("Queue", "Arn"), getAtt("DeadLetterQueue", "Arn")
+// workerGrants is what the worker or the function may do, given s's
+// parameters: the blueprint's list and nothing else. The optional features'
+// grants are on the list exactly when their feature is on, and checkGrants
+// wants every listed grant present.
+func workerGrants(s *Stack) map[grant]bool {
+	allowed := map[grant]bool{}
 	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"} {
-		allowed[grant{a, queue}] = true
+		allowed[grant{a, queueArn}] = true
 	}
-	allowed[grant{"sqs:SendMessage", dlq}] = true
-	for _, res := range []string{sub(domainARN), sub(domainARN + "/*")} {
+	allowed[grant{"sqs:SendMessage", dlqArn}] = true
+	for _, res := range []string{cloudformation.Sub(domainARN(s)), cloudformation.Sub(domainARN(s) + "/*")} {
 		allowed[grant{"cases:UpdateCase", res}] = true
-		if r.Params["FieldCatalog"] == "on" {
+		if s.Params["FieldCatalog"] == "on" {
 			for _, a := range []string{"cases:ListFields", "cases:BatchGetField", "cases:ListFieldOptions"} {
 				allowed[grant{a, res}] = true
 			}
 		}
 	}
-	if r.Params["ConnectInstanceId"] != "" {
-		allowed[grant{"connect:DescribeUser", sub(connectUser)}] = true
+	if id := s.Params["ConnectInstanceId"]; id != "" {
+		users := "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:instance/" + id + "/agent/*"
+		allowed[grant{"connect:DescribeUser", cloudformation.Sub(users)}] = true
 	}
-	if k := r.Params["KmsKeyArn"]; k != "" {
-		allowed[grant{"kms:Decrypt", Canonical(k)}] = true
-		allowed[grant{"kms:GenerateDataKey", Canonical(k)}] = true
+	if k := s.Params["KmsKeyArn"]; k != "" {
+		allowed[grant{"kms:Decrypt", k}] = true
+		allowed[grant{"kms:GenerateDataKey", k}] = true
 	}
 	return allowed
 }
 
 // roleGrants flattens a role's inline policies into (action, resource) pairs.
-func roleGrants(r *Resolved, role string) ([]grant, error) {
-	res := r.Resource(role)
-	if res == nil {
-		return nil, fmt.Errorf("role %s missing", role)
+func roleGrants(s *Stack, name string) ([]grant, error) {
+	role, err := s.GetIAMRoleWithName(name)
+	if err != nil {
+		return nil, err
 	}
-	if Dig(res, "Type") != "AWS::IAM::Role" {
-		return nil, fmt.Errorf("%s is %v, not an IAM role", role, Dig(res, "Type"))
-	}
-	if Dig(res, "Properties", "ManagedPolicyArns") != nil {
-		return nil, fmt.Errorf("role %s attaches managed policies; grants must be listed inline", role)
+	if len(role.ManagedPolicyArns) > 0 {
+		return nil, fmt.Errorf("role %s attaches managed policies; grants must be listed inline", name)
 	}
 	var out []grant
-	policies, _ := Dig(res, "Properties", "Policies").([]any)
-	for _, p := range policies {
-		stmts, _ := Dig(p, "PolicyDocument", "Statement").([]any)
-		for i, s := range stmts {
-			if Dig(s, "Effect") != "Allow" {
-				return nil, fmt.Errorf("role %s statement %d: only Allow statements are expected", role, i)
+	for _, p := range role.Policies {
+		stmts, _ := dig(p.PolicyDocument, "Statement").([]any)
+		for i, st := range stmts {
+			if dig(st, "Effect") != "Allow" {
+				return nil, fmt.Errorf("role %s statement %d: only Allow statements are expected", name, i)
 			}
-			if Dig(s, "NotAction") != nil || Dig(s, "NotResource") != nil {
-				return nil, fmt.Errorf("role %s statement %d: NotAction/NotResource grant too much", role, i)
+			if dig(st, "NotAction") != nil || dig(st, "NotResource") != nil {
+				return nil, fmt.Errorf("role %s statement %d: NotAction/NotResource grant too much", name, i)
 			}
-			for _, a := range asList(Dig(s, "Action")) {
-				for _, rsrc := range asList(Dig(s, "Resource")) {
-					out = append(out, grant{fmt.Sprint(a), Canonical(rsrc)})
+			for _, a := range asList(dig(st, "Action")) {
+				for _, r := range asList(dig(st, "Resource")) {
+					out = append(out, grant{fmt.Sprint(a), fmt.Sprint(r)})
 				}
 			}
 		}
@@ -103,10 +101,9 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// checkGrants holds role to exactly allowed (plus extra, for log and image
-// grants that only one template's role has).
-func checkGrants(r *Resolved, role string, allowed map[grant]bool) error {
-	got, err := roleGrants(r, role)
+// checkGrants holds role to exactly allowed.
+func checkGrants(s *Stack, role string, allowed map[grant]bool) error {
+	got, err := roleGrants(s, role)
 	if err != nil {
 		return err
 	}
@@ -114,20 +111,19 @@ func checkGrants(r *Resolved, role string, allowed map[grant]bool) error {
 	seen := map[grant]bool{}
 	for _, g := range got {
 		seen[g] = true
-		action := g.action
-		if action == "*" || strings.HasSuffix(action, ":*") {
-			errs = append(errs, fmt.Errorf("%s: service-wide action wildcard %q", role, action))
+		if g.action == "*" || strings.HasSuffix(g.action, ":*") {
+			errs = append(errs, fmt.Errorf("%s: service-wide action wildcard %q", role, g.action))
 		}
-		if g.resource == `"*"` && !allowed[g] {
-			errs = append(errs, fmt.Errorf("%s: %s on resource \"*\"", role, action))
+		if g.resource == "*" && !allowed[g] {
+			errs = append(errs, fmt.Errorf("%s: %s on resource \"*\"", role, g.action))
 		}
 		if !allowed[g] {
-			errs = append(errs, fmt.Errorf("%s: grant %s on %s is not on the allowed list", role, action, g.resource))
+			errs = append(errs, fmt.Errorf("%s: grant %s on %s is not on the allowed list", role, g.action, show(g.resource)))
 		}
 	}
 	for g := range allowed {
 		if !seen[g] {
-			errs = append(errs, fmt.Errorf("%s: missing grant %s on %s", role, g.action, g.resource))
+			errs = append(errs, fmt.Errorf("%s: missing grant %s on %s", role, g.action, show(g.resource)))
 		}
 	}
 	return errors.Join(errs...)
@@ -135,34 +131,37 @@ func checkGrants(r *Resolved, role string, allowed map[grant]bool) error {
 
 // checkQueues: both queues encrypted, DLQ kept 14 days, redrive to the DLQ
 // at 10 receives, above the consumer's own CASEBRIDGE_MAX_RECEIVES.
-func checkQueues(r *Resolved, maxReceives string) error {
+func checkQueues(s *Stack, maxReceives string) error {
 	var errs []error
-	for _, q := range []string{"Queue", "DeadLetterQueue"} {
-		props, _ := Dig(r.Resource(q), "Properties").(map[string]any)
-		if props == nil {
-			errs = append(errs, fmt.Errorf("queue %s missing", q))
+	for _, name := range []string{"Queue", "DeadLetterQueue"} {
+		q, err := s.GetSQSQueueWithName(name)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		sse := props["SqsManagedSseEnabled"] == true
-		kms := props["KmsMasterKeyId"] != nil && props["KmsMasterKeyId"] != ""
+		sse := q.SqsManagedSseEnabled != nil && *q.SqsManagedSseEnabled
+		kms := val(q.KmsMasterKeyId) != ""
 		if !sse && !kms {
-			errs = append(errs, fmt.Errorf("queue %s is not encrypted at rest", q))
+			errs = append(errs, fmt.Errorf("queue %s is not encrypted at rest", name))
 		}
-		if r.Params["KmsKeyArn"] != "" && Canonical(props["KmsMasterKeyId"]) != Canonical(r.Params["KmsKeyArn"]) {
-			errs = append(errs, fmt.Errorf("queue %s does not use the given KMS key", q))
+		if k := s.Params["KmsKeyArn"]; k != "" && val(q.KmsMasterKeyId) != k {
+			errs = append(errs, fmt.Errorf("queue %s does not use the given KMS key", name))
 		}
-		if fifo := r.Params["FifoQueue"] == "true"; fifo != (props["FifoQueue"] == true) {
-			errs = append(errs, fmt.Errorf("queue %s: FifoQueue=%v, want %v", q, props["FifoQueue"], fifo))
+		if want := s.Params["FifoQueue"] == "true"; want != val(q.FifoQueue) {
+			errs = append(errs, fmt.Errorf("queue %s: FifoQueue=%v, want %v", name, val(q.FifoQueue), want))
 		}
 	}
-	if n, _ := num(Dig(r.Resource("DeadLetterQueue"), "Properties", "MessageRetentionPeriod")); n != wantDLQRetention {
-		errs = append(errs, fmt.Errorf("DLQ retention %v s, want %d", n, wantDLQRetention))
+	if dlq, err := s.GetSQSQueueWithName("DeadLetterQueue"); err == nil && val(dlq.MessageRetentionPeriod) != wantDLQRetention {
+		errs = append(errs, fmt.Errorf("DLQ retention %d s, want %d", val(dlq.MessageRetentionPeriod), wantDLQRetention))
 	}
-	redrive := Dig(r.Resource("Queue"), "Properties", "RedrivePolicy")
-	if Canonical(Dig(redrive, "deadLetterTargetArn")) != getAtt("DeadLetterQueue", "Arn") {
-		errs = append(errs, fmt.Errorf("redrive target is %s, want the DLQ", Canonical(Dig(redrive, "deadLetterTargetArn"))))
+	q, err := s.GetSQSQueueWithName("Queue")
+	if err != nil {
+		return errors.Join(errs...)
 	}
-	mrc, _ := num(Dig(redrive, "maxReceiveCount"))
+	if target := fmt.Sprint(dig(q.RedrivePolicy, "deadLetterTargetArn")); target != dlqArn {
+		errs = append(errs, fmt.Errorf("redrive target is %s, want the DLQ", show(target)))
+	}
+	mrc, _ := num(dig(q.RedrivePolicy, "maxReceiveCount"))
 	if mrc != wantMaxReceiveCnt {
 		errs = append(errs, fmt.Errorf("maxReceiveCount %v, want %d", mrc, wantMaxReceiveCnt))
 	}
@@ -173,24 +172,19 @@ func checkQueues(r *Resolved, maxReceives string) error {
 }
 
 // checkAlarms: DLQ depth, and the source queue's age of oldest message.
-func checkAlarms(r *Resolved) error {
+func checkAlarms(s *Stack) error {
 	var dlqDepth, oldest bool
-	for _, name := range r.ResourcesOfType("AWS::CloudWatch::Alarm") {
-		p := Dig(r.Resource(name), "Properties")
-		if Dig(p, "Namespace") != "AWS/SQS" {
+	for _, a := range s.GetAllCloudWatchAlarmResources() {
+		if val(a.Namespace) != "AWS/SQS" || len(a.Dimensions) != 1 || a.Dimensions[0].Name != "QueueName" {
 			continue
 		}
-		dims, _ := Dig(p, "Dimensions").([]any)
-		if len(dims) != 1 || Dig(dims[0], "Name") != "QueueName" {
-			continue
-		}
-		queue := Canonical(Dig(dims[0], "Value"))
-		threshold, _ := num(Dig(p, "Threshold"))
-		above := Dig(p, "ComparisonOperator") == "GreaterThanThreshold"
+		queue := a.Dimensions[0].Value
+		above := a.ComparisonOperator == "GreaterThanThreshold"
+		threshold := val(a.Threshold)
 		switch {
-		case queue == getAtt("DeadLetterQueue", "QueueName") && Dig(p, "MetricName") == "ApproximateNumberOfMessagesVisible":
+		case queue == cloudformation.GetAtt("DeadLetterQueue", "QueueName") && val(a.MetricName) == "ApproximateNumberOfMessagesVisible":
 			dlqDepth = above && threshold == 0
-		case queue == getAtt("Queue", "QueueName") && Dig(p, "MetricName") == "ApproximateAgeOfOldestMessage":
+		case queue == cloudformation.GetAtt("Queue", "QueueName") && val(a.MetricName) == "ApproximateAgeOfOldestMessage":
 			oldest = above && threshold > 0
 		}
 	}
@@ -204,6 +198,119 @@ func checkAlarms(r *Resolved) error {
 	return errors.Join(errs...)
 }
 
+// --- SAM (template.yaml) ---
+
+var samEnv = []string{
+	"CASEBRIDGE_DLQ_URL", "CASEBRIDGE_DOMAIN_ID", "CASEBRIDGE_MAX_RECEIVES", "CASEBRIDGE_MAX_CONCURRENCY",
+	"CASEBRIDGE_RATE_LIMIT", "CASEBRIDGE_LOG_LEVEL", "CASEBRIDGE_FIELD_CATALOG",
+}
+
+func checkSAMFunction(s *Stack) error {
+	fn, err := s.GetServerlessFunctionWithName("Function")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if val(fn.Runtime) != "provided.al2023" {
+		errs = append(errs, fmt.Errorf("Runtime %q, want provided.al2023", val(fn.Runtime)))
+	}
+	if !slices.Equal(fn.Architectures, []string{"arm64"}) {
+		errs = append(errs, fmt.Errorf("Architectures %v, want [arm64]", fn.Architectures))
+	}
+	if val(fn.Handler) != "bootstrap" {
+		errs = append(errs, fmt.Errorf("Handler %q, want bootstrap", val(fn.Handler)))
+	}
+	if val(fn.Role) != cloudformation.GetAtt("FunctionRole", "Arn") {
+		errs = append(errs, errors.New("function must use FunctionRole (SAM-generated roles escape the grant check)"))
+	}
+	if fn.Policies != nil {
+		errs = append(errs, errors.New("function Policies would add grants beside FunctionRole"))
+	}
+	// FunctionRole may write logs to FunctionLogGroup only, so the function
+	// must log there.
+	if fmt.Sprint(dig(s.Untyped["Function"]["LoggingConfig"], "LogGroup")) != cloudformation.Ref("FunctionLogGroup") {
+		errs = append(errs, errors.New("function does not log to FunctionLogGroup (LoggingConfig.LogGroup)"))
+	}
+	env := map[string]string{}
+	if fn.Environment != nil {
+		env = fn.Environment.Variables
+	}
+	for _, k := range samEnv {
+		if _, ok := env[k]; !ok {
+			errs = append(errs, fmt.Errorf("function environment lacks %s", k))
+		}
+	}
+	if env["CASEBRIDGE_DLQ_URL"] != cloudformation.Ref("DeadLetterQueue") {
+		errs = append(errs, errors.New("CASEBRIDGE_DLQ_URL is not the DLQ's URL"))
+	}
+
+	var sqsEvents []string
+	for name, e := range fn.Events {
+		if e.Type == "SQS" {
+			sqsEvents = append(sqsEvents, name)
+		}
+	}
+	if len(sqsEvents) != 1 {
+		return errors.Join(append(errs, fmt.Errorf("%d SQS event sources, want 1", len(sqsEvents)))...)
+	}
+	name := sqsEvents[0]
+	ev := fn.Events[name].Properties
+	if ev == nil || ev.SQSEvent == nil {
+		return errors.Join(append(errs, fmt.Errorf("event %s: goformation cannot read its properties as an SQS event", name))...)
+	}
+	untyped := func(prop string) any { return s.Untyped["Function"]["Events."+name+".Properties."+prop] }
+	if ev.SQSEvent.Queue != queueArn {
+		errs = append(errs, fmt.Errorf("event source reads %s, want the source queue", show(ev.SQSEvent.Queue)))
+	}
+	if !slices.Contains(asList(untyped("FunctionResponseTypes")), any("ReportBatchItemFailures")) {
+		errs = append(errs, errors.New("event source lacks FunctionResponseTypes: [ReportBatchItemFailures]"))
+	}
+	if mc, err := num(dig(untyped("ScalingConfig"), "MaximumConcurrency")); err != nil || mc < 2 || mc > 1000 {
+		errs = append(errs, fmt.Errorf("ScalingConfig.MaximumConcurrency %v, want 2..1000", dig(untyped("ScalingConfig"), "MaximumConcurrency")))
+	}
+	if bs := val(ev.SQSEvent.BatchSize); bs < 1 || bs > 10 {
+		errs = append(errs, fmt.Errorf("BatchSize %d, want 1..10", bs))
+	}
+	// Lambda's rule: visibility >= 6 x function timeout (+ batching window).
+	window, _ := num(untyped("MaximumBatchingWindowInSeconds"))
+	q, err := s.GetSQSQueueWithName("Queue")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if vis, timeout := val(q.VisibilityTimeout), val(fn.Timeout); timeout == 0 || float64(vis) < float64(6*timeout)+window {
+		errs = append(errs, fmt.Errorf("queue visibility %d s < 6 x timeout %d s + window %v s", vis, timeout, window))
+	}
+	return errors.Join(errs...)
+}
+
+func samGrants(s *Stack) map[grant]bool {
+	allowed := workerGrants(s)
+	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+		allowed[grant{a, cloudformation.GetAtt("FunctionLogGroup", "Arn")}] = true
+	}
+	return allowed
+}
+
+func samMaxReceives(s *Stack) string {
+	fn, err := s.GetServerlessFunctionWithName("Function")
+	if err != nil || fn.Environment == nil {
+		return ""
+	}
+	return fn.Environment.Variables["CASEBRIDGE_MAX_RECEIVES"]
+}
+
+// --- helpers ---
+
+func val[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func num(v any) (float64, error) {
 	switch x := v.(type) {
 	case int:
@@ -216,80 +323,11 @@ func num(v any) (float64, error) {
 	return 0, fmt.Errorf("%v (%T) is not a number", v, v)
 }
 
-// --- SAM (template.yaml) ---
-
-func checkSAMFunction(r *Resolved) error {
-	fn := r.Resource("Function")
-	if Dig(fn, "Type") != "AWS::Serverless::Function" {
-		return errors.New("no AWS::Serverless::Function named Function")
+// show renders a value goformation keeps symbolic (base64 of the intrinsic's
+// JSON) readably, for error messages.
+func show(v string) string {
+	if b, err := base64.StdEncoding.DecodeString(v); err == nil && strings.HasPrefix(string(b), "{") {
+		return string(b)
 	}
-	p := Dig(fn, "Properties")
-	var errs []error
-	if Dig(p, "Runtime") != "provided.al2023" {
-		errs = append(errs, fmt.Errorf("Runtime %v, want provided.al2023", Dig(p, "Runtime")))
-	}
-	if Canonical(Dig(p, "Architectures")) != `["arm64"]` {
-		errs = append(errs, fmt.Errorf("Architectures %s, want [arm64]", Canonical(Dig(p, "Architectures"))))
-	}
-	if Dig(p, "Handler") != "bootstrap" {
-		errs = append(errs, fmt.Errorf("Handler %v, want bootstrap", Dig(p, "Handler")))
-	}
-	if Canonical(Dig(p, "Role")) != getAtt("FunctionRole", "Arn") {
-		errs = append(errs, errors.New("function must use FunctionRole (SAM-generated roles escape the grant check)"))
-	}
-	if Dig(p, "Policies") != nil {
-		errs = append(errs, errors.New("function Policies would add grants beside FunctionRole"))
-	}
-	events, _ := Dig(p, "Events").(map[string]any)
-	var sqs []any
-	for _, e := range events {
-		if Dig(e, "Type") == "SQS" {
-			sqs = append(sqs, e)
-		}
-	}
-	if len(sqs) != 1 {
-		return errors.Join(append(errs, fmt.Errorf("%d SQS event sources, want 1", len(sqs)))...)
-	}
-	ep := Dig(sqs[0], "Properties")
-	if Canonical(Dig(ep, "Queue")) != getAtt("Queue", "Arn") {
-		errs = append(errs, fmt.Errorf("event source reads %s, want the source queue", Canonical(Dig(ep, "Queue"))))
-	}
-	if !slices.Contains(asList(Dig(ep, "FunctionResponseTypes")), any("ReportBatchItemFailures")) {
-		errs = append(errs, errors.New("event source lacks FunctionResponseTypes: [ReportBatchItemFailures]"))
-	}
-	if mc, err := num(Dig(ep, "ScalingConfig", "MaximumConcurrency")); err != nil || mc < 2 || mc > 1000 {
-		errs = append(errs, fmt.Errorf("ScalingConfig.MaximumConcurrency %v, want 2..1000", Dig(ep, "ScalingConfig", "MaximumConcurrency")))
-	}
-	if bs, err := num(Dig(ep, "BatchSize")); err != nil || bs < 1 || bs > 10 {
-		errs = append(errs, fmt.Errorf("BatchSize %v, want 1..10", Dig(ep, "BatchSize")))
-	}
-	// Lambda's rule: visibility >= 6 x function timeout (+ batching window).
-	timeout, err1 := num(Dig(p, "Timeout"))
-	window, _ := num(Dig(ep, "MaximumBatchingWindowInSeconds"))
-	vis, err2 := num(Dig(r.Resource("Queue"), "Properties", "VisibilityTimeout"))
-	if err1 != nil || err2 != nil || vis < 6*timeout+window {
-		errs = append(errs, fmt.Errorf("queue visibility %v s < 6 x timeout %v s + window %v s", vis, timeout, window))
-	}
-	env, _ := Dig(p, "Environment", "Variables").(map[string]any)
-	for _, k := range []string{"CASEBRIDGE_DLQ_URL", "CASEBRIDGE_DOMAIN_ID", "CASEBRIDGE_MAX_RECEIVES", "CASEBRIDGE_MAX_CONCURRENCY", "CASEBRIDGE_RATE_LIMIT", "CASEBRIDGE_LOG_LEVEL", "CASEBRIDGE_FIELD_CATALOG"} {
-		if _, ok := env[k]; !ok {
-			errs = append(errs, fmt.Errorf("function environment lacks %s", k))
-		}
-	}
-	if Canonical(env["CASEBRIDGE_DLQ_URL"]) != Canonical(map[string]any{"Ref": "DeadLetterQueue"}) {
-		errs = append(errs, errors.New("CASEBRIDGE_DLQ_URL is not the DLQ's URL"))
-	}
-	return errors.Join(errs...)
-}
-
-func samGrants(r *Resolved) map[grant]bool {
-	allowed := workerGrants(r)
-	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-		allowed[grant{a, getAtt("FunctionLogGroup", "Arn")}] = true
-	}
-	return allowed
-}
-
-func samMaxReceives(r *Resolved) string {
-	return fmt.Sprint(Dig(r.Resource("Function"), "Properties", "Environment", "Variables", "CASEBRIDGE_MAX_RECEIVES"))
+	return strconv.Quote(v)
 }

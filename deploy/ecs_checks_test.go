@@ -3,8 +3,13 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/applicationautoscaling"
+	"github.com/awslabs/goformation/v7/cloudformation/ecs"
 )
 
 // --- ECS (deploy/ecs.yaml) ---
@@ -16,15 +21,21 @@ var workerEnv = []string{
 	"CASEBRIDGE_LOG_LEVEL", "CASEBRIDGE_FIELD_CATALOG",
 }
 
-func workerContainer(r *Resolved) map[string]any {
-	c, _ := Dig(r.Resource("TaskDefinition"), "Properties", "ContainerDefinitions", 0).(map[string]any)
-	return c
+func workerContainer(s *Stack) (*ecs.TaskDefinition_ContainerDefinition, error) {
+	td, err := s.GetECSTaskDefinitionWithName("TaskDefinition")
+	if err != nil {
+		return nil, err
+	}
+	if len(td.ContainerDefinitions) != 1 {
+		return nil, fmt.Errorf("task definition has %d containers, want the worker alone", len(td.ContainerDefinitions))
+	}
+	return &td.ContainerDefinitions[0], nil
 }
 
-func containerEnv(r *Resolved) map[string]any {
-	env := map[string]any{}
-	for _, e := range asList(workerContainer(r)["Environment"]) {
-		env[fmt.Sprint(Dig(e, "Name"))] = Dig(e, "Value")
+func containerEnv(c *ecs.TaskDefinition_ContainerDefinition) map[string]string {
+	env := map[string]string{}
+	for _, e := range c.Environment {
+		env[val(e.Name)] = val(e.Value)
 	}
 	return env
 }
@@ -32,47 +43,45 @@ func containerEnv(r *Resolved) map[string]any {
 // checkECSTask: stopTimeout above the shutdown grace and within Fargate's
 // limit, every CASEBRIDGE_* setting present, awslogs, the shell-less health
 // check, the task role.
-func checkECSTask(r *Resolved, binaryPath string) error {
-	c := workerContainer(r)
-	if c == nil {
-		return errors.New("task definition has no container")
+func checkECSTask(s *Stack, binaryPath string) error {
+	c, err := workerContainer(s)
+	if err != nil {
+		return err
 	}
 	var errs []error
-	env := containerEnv(r)
+	env := containerEnv(c)
 	for _, k := range workerEnv {
-		if v, ok := env[k]; !ok || v == "" {
+		if env[k] == "" {
 			errs = append(errs, fmt.Errorf("container environment lacks %s", k))
 		}
 	}
-	if Canonical(env["CASEBRIDGE_QUEUE_URL"]) != Canonical(map[string]any{"Ref": "Queue"}) {
+	if env["CASEBRIDGE_QUEUE_URL"] != cloudformation.Ref("Queue") {
 		errs = append(errs, errors.New("CASEBRIDGE_QUEUE_URL is not the source queue's URL"))
 	}
-	if Canonical(env["CASEBRIDGE_DLQ_URL"]) != Canonical(map[string]any{"Ref": "DeadLetterQueue"}) {
+	if env["CASEBRIDGE_DLQ_URL"] != cloudformation.Ref("DeadLetterQueue") {
 		errs = append(errs, errors.New("CASEBRIDGE_DLQ_URL is not the DLQ's URL"))
 	}
-	stop, err := num(c["StopTimeout"])
-	grace, gerr := time.ParseDuration(fmt.Sprint(env["CASEBRIDGE_SHUTDOWN_GRACE"]))
+	stop := time.Duration(val(c.StopTimeout)) * time.Second
+	grace, gerr := time.ParseDuration(env["CASEBRIDGE_SHUTDOWN_GRACE"])
 	switch {
-	case err != nil || gerr != nil:
-		errs = append(errs, fmt.Errorf("stopTimeout %v / shutdown grace %v unreadable", c["StopTimeout"], env["CASEBRIDGE_SHUTDOWN_GRACE"]))
-	case time.Duration(stop)*time.Second <= grace:
-		errs = append(errs, fmt.Errorf("stopTimeout %v s is not above CASEBRIDGE_SHUTDOWN_GRACE %v", stop, grace))
-	case stop > fargateMaxStopTime:
-		errs = append(errs, fmt.Errorf("stopTimeout %v s exceeds Fargate's %d s", stop, fargateMaxStopTime))
+	case c.StopTimeout == nil || gerr != nil:
+		errs = append(errs, fmt.Errorf("stopTimeout %v / shutdown grace %q unreadable", c.StopTimeout, env["CASEBRIDGE_SHUTDOWN_GRACE"]))
+	case stop <= grace:
+		errs = append(errs, fmt.Errorf("stopTimeout %v is not above CASEBRIDGE_SHUTDOWN_GRACE %v", stop, grace))
+	case stop > fargateMaxStopTime*time.Second:
+		errs = append(errs, fmt.Errorf("stopTimeout %v exceeds Fargate's %d s", stop, fargateMaxStopTime))
 	}
-	if Dig(c, "LogConfiguration", "LogDriver") != "awslogs" ||
-		Canonical(Dig(c, "LogConfiguration", "Options", "awslogs-group")) != Canonical(map[string]any{"Ref": "LogGroup"}) {
+	if lc := c.LogConfiguration; lc == nil || lc.LogDriver != "awslogs" || lc.Options["awslogs-group"] != cloudformation.Ref("LogGroup") {
 		errs = append(errs, errors.New("container does not log with awslogs to LogGroup"))
 	}
-	wantHC := Canonical([]any{"CMD", binaryPath, "healthcheck"})
-	if got := Canonical(Dig(c, "HealthCheck", "Command")); got != wantHC {
-		errs = append(errs, fmt.Errorf("health check %s, want %s", got, wantHC))
+	if hc := c.HealthCheck; hc == nil || !slices.Equal(hc.Command, []string{"CMD", binaryPath, "healthcheck"}) {
+		errs = append(errs, fmt.Errorf("health check %v, want [CMD %s healthcheck]", c.HealthCheck, binaryPath))
 	}
-	td := Dig(r.Resource("TaskDefinition"), "Properties")
-	if Canonical(Dig(td, "TaskRoleArn")) != getAtt("TaskRole", "Arn") {
+	td, _ := s.GetECSTaskDefinitionWithName("TaskDefinition")
+	if val(td.TaskRoleArn) != cloudformation.GetAtt("TaskRole", "Arn") {
 		errs = append(errs, errors.New("task does not run as TaskRole"))
 	}
-	if Canonical(Dig(td, "RequiresCompatibilities")) != `["FARGATE"]` {
+	if !slices.Equal(td.RequiresCompatibilities, []string{"FARGATE"}) {
 		errs = append(errs, errors.New("task is not a Fargate task"))
 	}
 	return errors.Join(errs...)
@@ -80,47 +89,51 @@ func checkECSTask(r *Resolved, binaryPath string) error {
 
 // checkECSScaling: target tracking on backlog per task, i.e. the source
 // queue's visible messages divided by the service's running tasks.
-func checkECSScaling(r *Resolved) error {
+func checkECSScaling(s *Stack) error {
 	var errs []error
-	target := Dig(r.Resource("ScalableTarget"), "Properties")
-	if Dig(target, "ScalableDimension") != "ecs:service:DesiredCount" {
+	target, err := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
+	if err != nil {
+		return err
+	}
+	if target.ScalableDimension != "ecs:service:DesiredCount" {
 		errs = append(errs, errors.New("scalable target does not scale the service's desired count"))
 	}
-	if !strings.Contains(Canonical(Dig(target, "ResourceId")), getAtt("Service", "Name")) {
+	if !strings.Contains(target.ResourceId, cloudformation.GetAtt("Service", "Name")) {
 		errs = append(errs, errors.New("scalable target is not the worker service"))
 	}
-	if fmt.Sprint(Dig(target, "MinCapacity")) != r.Params["MinTasks"] || fmt.Sprint(Dig(target, "MaxCapacity")) != r.Params["MaxTasks"] {
+	if fmt.Sprint(target.MinCapacity) != s.Params["MinTasks"] || fmt.Sprint(target.MaxCapacity) != s.Params["MaxTasks"] {
 		errs = append(errs, errors.New("scalable target capacity is not MinTasks..MaxTasks"))
 	}
-	var policy any
-	for _, name := range r.ResourcesOfType("AWS::ApplicationAutoScaling::ScalingPolicy") {
-		p := Dig(r.Resource(name), "Properties")
-		if Canonical(Dig(p, "ScalingTargetId")) == Canonical(map[string]any{"Ref": "ScalableTarget"}) {
-			policy = p
+	var cfg *applicationautoscaling.ScalingPolicy_TargetTrackingScalingPolicyConfiguration
+	for _, p := range s.GetAllApplicationAutoScalingScalingPolicyResources() {
+		if val(p.ScalingTargetId) == cloudformation.Ref("ScalableTarget") && p.PolicyType == "TargetTrackingScaling" {
+			cfg = p.TargetTrackingScalingPolicyConfiguration
 		}
 	}
-	if policy == nil || Dig(policy, "PolicyType") != "TargetTrackingScaling" {
-		return errors.Join(append(errs, errors.New("no target tracking policy on the scalable target"))...)
+	if cfg == nil || cfg.CustomizedMetricSpecification == nil {
+		return errors.Join(append(errs, errors.New("no target tracking policy with a customized metric on the scalable target"))...)
 	}
 	var visibleID, tasksID, expr string
 	returning := 0
-	for _, m := range asList(Dig(policy, "TargetTrackingScalingPolicyConfiguration", "CustomizedMetricSpecification", "Metrics")) {
-		id := fmt.Sprint(Dig(m, "Id"))
-		if Dig(m, "ReturnData") == true {
+	for _, m := range cfg.CustomizedMetricSpecification.Metrics {
+		if val(m.ReturnData) {
 			returning++
-			expr = fmt.Sprint(Dig(m, "Expression"))
+			expr = val(m.Expression)
 		}
-		metric := Dig(m, "MetricStat", "Metric")
+		if m.MetricStat == nil || m.MetricStat.Metric == nil {
+			continue
+		}
+		metric := m.MetricStat.Metric
 		dims := map[string]string{}
-		for _, d := range asList(Dig(metric, "Dimensions")) {
-			dims[fmt.Sprint(Dig(d, "Name"))] = Canonical(Dig(d, "Value"))
+		for _, d := range metric.Dimensions {
+			dims[val(d.Name)] = val(d.Value)
 		}
 		switch {
-		case Dig(metric, "Namespace") == "AWS/SQS" && Dig(metric, "MetricName") == "ApproximateNumberOfMessagesVisible" &&
-			dims["QueueName"] == getAtt("Queue", "QueueName"):
-			visibleID = id
-		case Dig(metric, "MetricName") == "RunningTaskCount" && dims["ServiceName"] == getAtt("Service", "Name"):
-			tasksID = id
+		case val(metric.Namespace) == "AWS/SQS" && val(metric.MetricName) == "ApproximateNumberOfMessagesVisible" &&
+			dims["QueueName"] == cloudformation.GetAtt("Queue", "QueueName"):
+			visibleID = val(m.Id)
+		case val(metric.MetricName) == "RunningTaskCount" && dims["ServiceName"] == cloudformation.GetAtt("Service", "Name"):
+			tasksID = val(m.Id)
 		}
 	}
 	switch {
@@ -131,29 +144,31 @@ func checkECSScaling(r *Resolved) error {
 	case returning != 1 || strings.ReplaceAll(expr, " ", "") != visibleID+"/"+tasksID:
 		errs = append(errs, fmt.Errorf("scaling returns %d series (last %q), want exactly one: %s / %s", returning, expr, visibleID, tasksID))
 	}
-	if tv, err := num(Dig(policy, "TargetTrackingScalingPolicyConfiguration", "TargetValue")); err != nil || tv <= 0 {
+	if cfg.TargetValue <= 0 {
 		errs = append(errs, errors.New("scaling target value must be a positive backlog per task"))
 	}
 	return errors.Join(errs...)
 }
 
-func ecsTaskGrants(r *Resolved) map[grant]bool { return workerGrants(r) }
-
-func ecsExecutionGrants(r *Resolved) map[grant]bool {
+func ecsExecutionGrants(s *Stack) map[grant]bool {
 	allowed := map[grant]bool{}
 	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-		allowed[grant{a, getAtt("LogGroup", "Arn")}] = true
+		allowed[grant{a, cloudformation.GetAtt("LogGroup", "Arn")}] = true
 	}
-	if repo := r.Params["EcrRepositoryArn"]; repo != "" {
+	if repo := s.Params["EcrRepositoryArn"]; repo != "" {
 		for _, a := range []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} {
-			allowed[grant{a, Canonical(repo)}] = true
+			allowed[grant{a, repo}] = true
 		}
 		// ECR has no resource for GetAuthorizationToken: the one "*" allowed.
-		allowed[grant{"ecr:GetAuthorizationToken", `"*"`}] = true
+		allowed[grant{"ecr:GetAuthorizationToken", "*"}] = true
 	}
 	return allowed
 }
 
-func ecsMaxReceives(r *Resolved) string {
-	return fmt.Sprint(containerEnv(r)["CASEBRIDGE_MAX_RECEIVES"])
+func ecsMaxReceives(s *Stack) string {
+	c, err := workerContainer(s)
+	if err != nil {
+		return ""
+	}
+	return containerEnv(c)["CASEBRIDGE_MAX_RECEIVES"]
 }

@@ -1,51 +1,105 @@
 package deploy
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/applicationautoscaling"
+	"github.com/awslabs/goformation/v7/cloudformation/cloudwatch"
+	"github.com/awslabs/goformation/v7/cloudformation/ecs"
+	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+	"github.com/awslabs/goformation/v7/cloudformation/sqs"
 )
 
-// set walks path in v and replaces (or, with del, deletes) what it names.
-func set(t *testing.T, v any, path []any, val any, del bool) {
+// Typed accessors for mutations: each fails the test if the resource is gone.
+
+func queue(t *testing.T, s *Stack, name string) *sqs.Queue {
 	t.Helper()
-	parent := Dig(v, path[:len(path)-1]...)
-	switch last := path[len(path)-1].(type) {
-	case string:
-		m, ok := parent.(map[string]any)
-		if !ok {
-			t.Fatalf("set %v: parent is %T", path, parent)
-		}
-		if del {
-			delete(m, last)
-		} else {
-			m[last] = val
-		}
-	case int:
-		s, ok := parent.([]any)
-		if !ok || last >= len(s) {
-			t.Fatalf("set %v: parent is %T", path, parent)
-		}
-		s[last] = val
+	q, err := s.GetSQSQueueWithName(name)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return q
 }
 
-func res(name string, path ...any) []any { return append([]any{"Resources", name}, path...) }
-
-// envIndex finds a container environment entry by name in the resolved ECS template.
-func envIndex(t *testing.T, r *Resolved, name string) int {
+func function(t *testing.T, s *Stack) *serverless.Function {
 	t.Helper()
-	for i, e := range asList(workerContainer(r)["Environment"]) {
-		if Dig(e, "Name") == name {
-			return i
+	fn, err := s.GetServerlessFunctionWithName("Function")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}
+
+func container(t *testing.T, s *Stack) *ecs.TaskDefinition_ContainerDefinition {
+	t.Helper()
+	c, err := workerContainer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func setEnv(t *testing.T, s *Stack, name, value string) {
+	t.Helper()
+	c := container(t, s)
+	for i := range c.Environment {
+		if val(c.Environment[i].Name) == name {
+			c.Environment[i].Value = ptr(value)
+			return
 		}
 	}
 	t.Fatalf("no %s in the container environment", name)
-	return -1
+}
+
+// statement returns the i-th statement of a role's first inline policy.
+func statement(t *testing.T, s *Stack, role string, i int) map[string]any {
+	t.Helper()
+	r, err := s.GetIAMRoleWithName(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, _ := dig(r.Policies[0].PolicyDocument, "Statement").([]any)
+	st, ok := stmts[i].(map[string]any)
+	if !ok {
+		t.Fatalf("%s statement %d is %T", role, i, stmts[i])
+	}
+	return st
+}
+
+func addStatement(t *testing.T, s *Stack, role string, st map[string]any) {
+	t.Helper()
+	r, err := s.GetIAMRoleWithName(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := r.Policies[0].PolicyDocument.(map[string]any)
+	doc["Statement"] = append(doc["Statement"].([]any), st)
+}
+
+func metric(t *testing.T, s *Stack, i int) *applicationautoscaling.ScalingPolicy_TargetTrackingMetricDataQuery {
+	t.Helper()
+	p := s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"]
+	if p == nil {
+		t.Fatal("no BacklogPerTaskScaling")
+	}
+	return &p.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification.Metrics[i]
+}
+
+func alarm(t *testing.T, s *Stack, name string) *cloudwatch.Alarm {
+	t.Helper()
+	a := s.GetAllCloudWatchAlarmResources()[name]
+	if a == nil {
+		t.Fatalf("no alarm %s", name)
+	}
+	return a
 }
 
 // TestChecksCatchBrokenTemplates proves each invariant check can fail: it
-// breaks one thing in a copy of the resolved default template and expects
-// the check to say so (while the unbroken template passes it).
+// breaks one thing in the loaded default stack and expects the check to say
+// so (while the unbroken stack passes it).
 func TestChecksCatchBrokenTemplates(t *testing.T) {
 	t.Parallel()
 	df := mustDockerfile(t)
@@ -58,186 +112,187 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		t.Fatalf("no check %q", name)
 		return check{}
 	}
-	sam, ecs := samChecks(), ecsChecks(df.binaryPath)
-	container := func(path ...any) []any {
-		return append([]any{"Resources", "TaskDefinition", "Properties", "ContainerDefinitions", 0}, path...)
-	}
-	fnRole := func(stmt int, path ...any) []any {
-		return append(res("FunctionRole", "Properties", "Policies", 0, "PolicyDocument", "Statement", stmt), path...)
-	}
-	taskRole := func(stmt int, path ...any) []any {
-		return append(res("TaskRole", "Properties", "Policies", 0, "PolicyDocument", "Statement", stmt), path...)
-	}
-	metric := func(i int, path ...any) []any {
-		return append(res("BacklogPerTaskScaling", "Properties", "TargetTrackingScalingPolicyConfiguration",
-			"CustomizedMetricSpecification", "Metrics", i), path...)
-	}
-	esm := func(path ...any) []any {
-		return append(res("Function", "Properties", "Events", "Queue", "Properties"), path...)
-	}
+	sam, ecsc := samChecks(), ecsChecks(df.binaryPath)
+	samUntyped := func(s *Stack, prop string, v any) { s.Untyped["Function"]["Events.Queue.Properties."+prop] = v }
 
 	tests := []struct {
 		name   string
 		path   string
 		check  check
-		mutate func(t *testing.T, r *Resolved)
+		mutate func(t *testing.T, s *Stack)
 	}{
 		// Both templates: queues.
-		{"SAM: DLQ keeps 4 days", samPath, byName(sam, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("DeadLetterQueue", "Properties", "MessageRetentionPeriod"), 345600, false)
+		{"SAM: DLQ keeps 4 days", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "DeadLetterQueue").MessageRetentionPeriod = ptr(345600)
 		}},
-		{"SAM: queue unencrypted", samPath, byName(sam, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Queue", "Properties", "SqsManagedSseEnabled"), nil, true)
+		{"SAM: queue unencrypted", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").SqsManagedSseEnabled = nil
 		}},
-		{"SAM: maxReceiveCount 8", samPath, byName(sam, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Queue", "Properties", "RedrivePolicy", "maxReceiveCount"), 8, false)
+		{"SAM: maxReceiveCount 8", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").RedrivePolicy.(map[string]any)["maxReceiveCount"] = 8.0
 		}},
-		{"SAM: CASEBRIDGE_MAX_RECEIVES 10", samPath, byName(sam, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Function", "Properties", "Environment", "Variables", "CASEBRIDGE_MAX_RECEIVES"), "10", false)
+		{"SAM: CASEBRIDGE_MAX_RECEIVES 10", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			function(t, s).Environment.Variables["CASEBRIDGE_MAX_RECEIVES"] = "10"
 		}},
-		{"ECS: DLQ unencrypted", ecsPath, byName(ecs, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("DeadLetterQueue", "Properties", "SqsManagedSseEnabled"), false, false)
+		{"SAM: standard DLQ behind a FIFO queue", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").FifoQueue = ptr(true)
 		}},
-		{"ECS: redrive to the source queue", ecsPath, byName(ecs, "queues"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Queue", "Properties", "RedrivePolicy", "deadLetterTargetArn"),
-				map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}}, false)
+		{"ECS: DLQ unencrypted", ecsPath, byName(ecsc, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "DeadLetterQueue").SqsManagedSseEnabled = ptr(false)
+		}},
+		{"ECS: redrive to the source queue", ecsPath, byName(ecsc, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").RedrivePolicy.(map[string]any)["deadLetterTargetArn"] = queueArn
 		}},
 		// Alarms.
-		{"SAM: no DLQ alarm", samPath, byName(sam, "alarms"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("DeadLetterQueueDepthAlarm"), nil, true)
+		{"SAM: no DLQ alarm", samPath, byName(sam, "alarms"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "DeadLetterQueueDepthAlarm")
 		}},
-		{"ECS: age alarm on the DLQ", ecsPath, byName(ecs, "alarms"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("OldestMessageAgeAlarm", "Properties", "Dimensions", 0, "Value"),
-				map[string]any{"Fn::GetAtt": []any{"DeadLetterQueue", "QueueName"}}, false)
+		{"SAM: DLQ alarm at 5 messages", samPath, byName(sam, "alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "DeadLetterQueueDepthAlarm").Threshold = ptr(5.0)
+		}},
+		{"ECS: age alarm on the DLQ", ecsPath, byName(ecsc, "alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "OldestMessageAgeAlarm").Dimensions[0].Value = cloudformation.GetAtt("DeadLetterQueue", "QueueName")
 		}},
 		// SAM function.
-		{"SAM: x86_64", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Function", "Properties", "Architectures"), []any{"x86_64"}, false)
+		{"SAM: x86_64", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Architectures = []string{"x86_64"}
 		}},
-		{"SAM: go1.x runtime", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Function", "Properties", "Runtime"), "go1.x", false)
+		{"SAM: go1.x runtime", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Runtime = ptr("go1.x")
 		}},
-		{"SAM: no ReportBatchItemFailures", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, esm("FunctionResponseTypes"), nil, true)
+		{"SAM: no ReportBatchItemFailures", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			delete(s.Untyped["Function"], "Events.Queue.Properties.FunctionResponseTypes")
 		}},
-		{"SAM: no MaximumConcurrency", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, esm("ScalingConfig"), nil, true)
+		{"SAM: no MaximumConcurrency", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			delete(s.Untyped["Function"], "Events.Queue.Properties.ScalingConfig")
 		}},
-		{"SAM: visibility 5 x timeout", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Queue", "Properties", "VisibilityTimeout"), 300, false)
+		{"SAM: batch of 100", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Events["Queue"].Properties.SQSEvent.BatchSize = ptr(100)
 		}},
-		{"SAM: visibility ignores batching window", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, esm("MaximumBatchingWindowInSeconds"), 20, false)
-			set(t, r.Template, res("Queue", "Properties", "VisibilityTimeout"), 360, false)
+		{"SAM: visibility 5 x timeout", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").VisibilityTimeout = ptr(300)
 		}},
-		{"SAM: SAM policies beside the role", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("Function", "Properties", "Policies"), []any{"AmazonSQSFullAccess"}, false)
+		{"SAM: visibility ignores batching window", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			samUntyped(s, "MaximumBatchingWindowInSeconds", 20.0)
+			queue(t, s, "Queue").VisibilityTimeout = ptr(360)
 		}},
-		{"SAM: event source on the DLQ", samPath, byName(sam, "function"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, esm("Queue"), map[string]any{"Fn::GetAtt": []any{"DeadLetterQueue", "Arn"}}, false)
+		{"SAM: SAM policies beside the role", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Policies = &serverless.Function_Policies{String: ptr("AmazonSQSFullAccess")}
+		}},
+		{"SAM: event source on the DLQ", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Events["Queue"].Properties.SQSEvent.Queue = dlqArn
+		}},
+		{"SAM: event properties goformation cannot read", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Events["Queue"].Properties.SQSEvent = nil
+		}},
+		{"SAM: logs to the default log group", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			delete(s.Untyped["Function"], "LoggingConfig")
+		}},
+		{"SAM: CASEBRIDGE_DLQ_URL is the source queue", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Environment.Variables["CASEBRIDGE_DLQ_URL"] = cloudformation.Ref("Queue")
 		}},
 		// Least privilege.
-		{"SAM: resource *", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, fnRole(2, "Resource"), "*", false) // SendMessage anywhere
+		{"SAM: resource *", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 2)["Resource"] = "*" // SendMessage anywhere
 		}},
-		{"SAM: sqs:* on the queue", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, fnRole(1, "Action"), "sqs:*", false)
+		{"SAM: sqs:* on the queue", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 1)["Action"] = "sqs:*"
 		}},
-		{"SAM: SendMessage on the source queue too", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, fnRole(2, "Resource"), []any{
-				map[string]any{"Fn::GetAtt": []any{"DeadLetterQueue", "Arn"}},
-				map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}},
-			}, false)
+		{"SAM: SendMessage on the source queue too", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 2)["Resource"] = []any{dlqArn, queueArn}
 		}},
-		{"SAM: UpdateCase in every domain", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, fnRole(3, "Resource", 1),
-				map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cases:${AWS::Region}:${AWS::AccountId}:domain/*"}, false)
+		{"SAM: UpdateCase in every domain", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 3)["Resource"].([]any)[1] = cloudformation.Sub("arn:${AWS::Partition}:cases:${AWS::Region}:${AWS::AccountId}:domain/*")
 		}},
-		{"SAM: managed policy", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("FunctionRole", "Properties", "ManagedPolicyArns"), []any{"arn:aws:iam::aws:policy/AdministratorAccess"}, false)
+		{"SAM: managed policy", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			r, _ := s.GetIAMRoleWithName("FunctionRole")
+			r.ManagedPolicyArns = []string{"arn:aws:iam::aws:policy/AdministratorAccess"}
 		}},
-		{"SAM: UpdateCase missing", samPath, byName(sam, "function role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, fnRole(3, "Action"), "cases:GetCase", false)
+		{"SAM: UpdateCase missing", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 3)["Action"] = "cases:GetCase"
 		}},
-		{"ECS: cases:* in the domain", ecsPath, byName(ecs, "task role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, taskRole(2, "Action"), "cases:*", false)
+		{"SAM: Deny statement", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "FunctionRole", 0)["Effect"] = "Deny"
 		}},
-		{"ECS: field catalog granted while off", ecsPath, byName(ecs, "task role least privilege"), func(t *testing.T, r *Resolved) {
-			stmts := Dig(r.Template, res("TaskRole", "Properties", "Policies", 0, "PolicyDocument", "Statement")...).([]any)
-			set(t, r.Template, res("TaskRole", "Properties", "Policies", 0, "PolicyDocument", "Statement"), append(stmts, map[string]any{
-				"Effect": "Allow", "Action": "cases:ListFields",
-				"Resource": map[string]any{"Fn::Sub": domainARN},
-			}), false)
+		{"ECS: cases:* in the domain", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "TaskRole", 2)["Action"] = "cases:*"
 		}},
-		{"ECS: execution role gets * without ECR", ecsPath, byName(ecs, "execution role least privilege"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("ExecutionRole", "Properties", "Policies", 0, "PolicyDocument", "Statement", 0, "Resource"), "*", false)
+		{"ECS: field catalog granted while off", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			addStatement(t, s, "TaskRole", map[string]any{"Effect": "Allow", "Action": "cases:ListFields", "Resource": cloudformation.Sub(domainARN(s))})
+		}},
+		{"ECS: NotResource", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			st := statement(t, s, "TaskRole", 1)
+			st["NotResource"], st["Resource"] = st["Resource"], nil
+		}},
+		{"ECS: execution role gets * without ECR", ecsPath, byName(ecsc, "execution role least privilege"), func(t *testing.T, s *Stack) {
+			statement(t, s, "ExecutionRole", 0)["Resource"] = "*"
 		}},
 		// ECS task.
-		{"ECS: stopTimeout = grace", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("StopTimeout"), "25", false)
+		{"ECS: stopTimeout = grace", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			container(t, s).StopTimeout = ptr(25)
 		}},
-		{"ECS: stopTimeout above Fargate's max", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("StopTimeout"), "150", false)
-			set(t, r.Template, container("Environment", envIndex(t, r, "CASEBRIDGE_SHUTDOWN_GRACE"), "Value"), "140s", false)
+		{"ECS: stopTimeout above Fargate's max", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			container(t, s).StopTimeout = ptr(150)
+			setEnv(t, s, "CASEBRIDGE_SHUTDOWN_GRACE", "140s")
 		}},
-		{"ECS: grace raised to 45s", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("Environment", envIndex(t, r, "CASEBRIDGE_SHUTDOWN_GRACE"), "Value"), "45s", false)
+		{"ECS: grace raised to 45s", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			setEnv(t, s, "CASEBRIDGE_SHUTDOWN_GRACE", "45s")
 		}},
-		{"ECS: CASEBRIDGE_MAX_HOLD missing", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("Environment", envIndex(t, r, "CASEBRIDGE_MAX_HOLD"), "Name"), "MAX_HOLD", false)
+		{"ECS: CASEBRIDGE_MAX_HOLD missing", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			c := container(t, s)
+			for i := range c.Environment {
+				if val(c.Environment[i].Name) == "CASEBRIDGE_MAX_HOLD" {
+					c.Environment[i].Name = ptr("MAX_HOLD")
+				}
+			}
 		}},
-		{"ECS: queue URL is the DLQ", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("Environment", envIndex(t, r, "CASEBRIDGE_QUEUE_URL"), "Value"), map[string]any{"Ref": "DeadLetterQueue"}, false)
+		{"ECS: queue URL is the DLQ", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			setEnv(t, s, "CASEBRIDGE_QUEUE_URL", cloudformation.Ref("DeadLetterQueue"))
 		}},
-		{"ECS: json-file logs", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("LogConfiguration", "LogDriver"), "json-file", false)
+		{"ECS: json-file logs", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			container(t, s).LogConfiguration.LogDriver = "json-file"
 		}},
-		{"ECS: curl health check", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, container("HealthCheck", "Command"), []any{"CMD-SHELL", "curl -f http://localhost:8080/healthz"}, false)
+		{"ECS: curl health check", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			container(t, s).HealthCheck.Command = []string{"CMD-SHELL", "curl -f http://localhost:8080/healthz"}
 		}},
-		{"ECS: no task role", ecsPath, byName(ecs, "task"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("TaskDefinition", "Properties", "TaskRoleArn"), nil, true)
+		{"ECS: no task role", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			td, _ := s.GetECSTaskDefinitionWithName("TaskDefinition")
+			td.TaskRoleArn = nil
+		}},
+		{"ECS: EC2 task", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
+			td, _ := s.GetECSTaskDefinitionWithName("TaskDefinition")
+			td.RequiresCompatibilities = []string{"EC2"}
 		}},
 		// ECS scaling.
-		{"ECS: scaling on the DLQ", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, metric(0, "MetricStat", "Metric", "Dimensions", 0, "Value"),
-				map[string]any{"Fn::GetAtt": []any{"DeadLetterQueue", "QueueName"}}, false)
+		{"ECS: scaling on the DLQ", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, 0).MetricStat.Metric.Dimensions[0].Value = ptr(cloudformation.GetAtt("DeadLetterQueue", "QueueName"))
 		}},
-		{"ECS: scaling on raw depth", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, metric(2, "Expression"), "visible", false)
+		{"ECS: scaling on raw depth", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, 2).Expression = ptr("visible")
 		}},
-		{"ECS: inverted ratio", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, metric(2, "Expression"), "tasks / visible", false)
+		{"ECS: inverted ratio", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, 2).Expression = ptr("tasks / visible")
 		}},
-		{"ECS: two series returned", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, metric(0, "ReturnData"), true, false)
+		{"ECS: two series returned", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, 0).ReturnData = ptr(true)
 		}},
-		{"ECS: fixed max capacity", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("ScalableTarget", "Properties", "MaxCapacity"), 50, false)
+		{"ECS: fixed max capacity", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			st, _ := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
+			st.MaxCapacity = 50
 		}},
-		{"ECS: step scaling", ecsPath, byName(ecs, "scaling"), func(t *testing.T, r *Resolved) {
-			set(t, r.Template, res("BacklogPerTaskScaling", "Properties", "PolicyType"), "StepScaling", false)
+		{"ECS: step scaling", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"].PolicyType = "StepScaling"
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tmpl := mustParse(t, tt.path)
-			params := map[string]string{}
-			for k, v := range required {
-				if Dig(tmpl, "Parameters", k) != nil {
-					params[k] = v
-				}
-			}
-			r, err := tmpl.Resolve(params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tt.check.fn(r); err != nil {
+			s := mustLoad(t, tt.path, paramsFor(declared(t, tt.path), nil))
+			if err := tt.check.fn(s); err != nil {
 				t.Fatalf("unbroken template already fails %s: %v", tt.check.name, err)
 			}
-			tt.mutate(t, r)
-			err = tt.check.fn(r)
+			tt.mutate(t, s)
+			err := tt.check.fn(s)
 			if err == nil {
 				t.Fatalf("check %s passed a template with %s", tt.check.name, tt.name)
 			}
@@ -246,39 +301,30 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 	}
 }
 
-// TestUnconditionalOptionalGrantIsCaught breaks the template before
-// resolution: an optional grant whose Fn::If is dropped must fail the check
-// with the feature off.
+// TestUnconditionalOptionalGrantIsCaught breaks the template source: a
+// field-catalog grant whose condition is always true must fail the grant
+// check with the feature off.
 func TestUnconditionalOptionalGrantIsCaught(t *testing.T) {
 	t.Parallel()
+	const cond = `FieldCatalogOn: !Equals [!Ref FieldCatalog, "on"]`
 	for _, tc := range []struct{ path, role string }{{samPath, "FunctionRole"}, {ecsPath, "TaskRole"}} {
-		tmpl := mustParse(t, tc.path).Clone()
-		stmts := Dig(tmpl, res(tc.role, "Properties", "Policies", 0, "PolicyDocument", "Statement")...).([]any)
-		replaced := false
-		for i, s := range stmts {
-			if fn, arg, ok := intrinsic(s); ok && fn == "Fn::If" && arg.([]any)[0] == "FieldCatalogOn" {
-				stmts[i] = arg.([]any)[1] // the statement, without its condition
-				replaced = true
-			}
-		}
-		if !replaced {
-			t.Fatalf("%s: no FieldCatalogOn statement to break", tc.path)
-		}
-		params := map[string]string{}
-		for k, v := range required {
-			if Dig(tmpl, "Parameters", k) != nil {
-				params[k] = v
-			}
-		}
-		r, err := tmpl.Resolve(params)
+		data, err := os.ReadFile(tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		allowed := workerGrants(r)
-		if tc.role == "FunctionRole" {
-			allowed = samGrants(r)
+		if !strings.Contains(string(data), cond) {
+			t.Fatalf("%s: no %q to break", tc.path, cond)
 		}
-		if err := checkGrants(r, tc.role, allowed); err == nil || !strings.Contains(err.Error(), "cases:ListFields") {
+		broken := strings.Replace(string(data), cond, `FieldCatalogOn: !Equals ["on", "on"]`, 1)
+		s, err := Load([]byte(broken), paramsFor(declared(t, tc.path), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed := workerGrants(s)
+		if tc.role == "FunctionRole" {
+			allowed = samGrants(s)
+		}
+		if err := checkGrants(s, tc.role, allowed); err == nil || !strings.Contains(err.Error(), "cases:ListFields") {
 			t.Errorf("%s: unconditional field-catalog grant not caught: %v", tc.path, err)
 		}
 	}

@@ -7,12 +7,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
 )
 
 const (
-	ecsPath        = "ecs.yaml"
-	samPath        = "../template.yaml"
-	dockerfilePath = "Dockerfile"
+	ecsPath = "ecs.yaml"
+	samPath = "../template.yaml"
 )
 
 // required gives the parameters that have no default a plausible value.
@@ -35,6 +37,48 @@ var allOn = map[string]string{
 	"ExistingClusterName": "shared",
 }
 
+// declared reads a template's parameter declarations without evaluating it.
+func declared(t *testing.T, path string) cloudformation.Parameters {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goformationMu.Lock()
+	longForm, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	goformationMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Parameters cloudformation.Parameters }
+	if err := json.Unmarshal(longForm, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Parameters
+}
+
+// paramsFor is required plus extra, limited to what the template declares.
+func paramsFor(decl cloudformation.Parameters, extra map[string]string) map[string]string {
+	p := map[string]string{}
+	for _, src := range []map[string]string{required, extra} {
+		for k, v := range src {
+			if _, ok := decl[k]; ok {
+				p[k] = v
+			}
+		}
+	}
+	return p
+}
+
+func mustLoad(t *testing.T, path string, params map[string]string) *Stack {
+	t.Helper()
+	s, err := LoadFile(path, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 type scenario struct {
 	name   string
 	params map[string]string
@@ -43,36 +87,21 @@ type scenario struct {
 // scenarios covers the defaults, everything on, every AllowedValue of every
 // parameter (so each Mappings row is checked), and each numeric parameter at
 // its MinValue and MaxValue.
-func scenarios(t *testing.T, tmpl Template) []scenario {
-	t.Helper()
-	decl, _ := tmpl["Parameters"].(map[string]any)
-	base := func(extra map[string]string) map[string]string {
-		p := map[string]string{}
-		for k, v := range required {
-			if _, ok := decl[k]; ok {
-				p[k] = v
-			}
-		}
-		for k, v := range extra {
-			if _, ok := decl[k]; ok {
-				p[k] = v
-			}
-		}
-		return p
-	}
-	out := []scenario{{"defaults", base(nil)}, {"all optional features on", base(allOn)}}
+func scenarios(decl cloudformation.Parameters) []scenario {
+	out := []scenario{{"defaults", paramsFor(decl, nil)}, {"all optional features on", paramsFor(decl, allOn)}}
 	names := make([]string, 0, len(decl))
 	for n := range decl {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		for _, v := range asList(Dig(decl[n], "AllowedValues")) {
-			out = append(out, scenario{fmt.Sprintf("%s=%v", n, v), base(map[string]string{n: fmt.Sprint(v)})})
+		p := decl[n]
+		for _, v := range p.AllowedValues {
+			out = append(out, scenario{fmt.Sprintf("%s=%v", n, v), paramsFor(decl, map[string]string{n: fmt.Sprint(v)})})
 		}
-		for _, bound := range []string{"MinValue", "MaxValue"} {
-			if v := Dig(decl[n], bound); v != nil {
-				out = append(out, scenario{fmt.Sprintf("%s=%v (%s)", n, v, bound), base(map[string]string{n: fmt.Sprint(v)})})
+		for bound, v := range map[string]*float64{"MinValue": p.MinValue, "MaxValue": p.MaxValue} {
+			if v != nil {
+				out = append(out, scenario{fmt.Sprintf("%s=%v (%s)", n, *v, bound), paramsFor(decl, map[string]string{n: fmt.Sprint(*v)})})
 			}
 		}
 	}
@@ -81,36 +110,27 @@ func scenarios(t *testing.T, tmpl Template) []scenario {
 
 type check struct {
 	name string
-	fn   func(*Resolved) error
+	fn   func(*Stack) error
 }
 
 func samChecks() []check {
 	return []check{
-		{"queues", func(r *Resolved) error { return checkQueues(r, samMaxReceives(r)) }},
+		{"queues", func(s *Stack) error { return checkQueues(s, samMaxReceives(s)) }},
 		{"alarms", checkAlarms},
 		{"function", checkSAMFunction},
-		{"function role least privilege", func(r *Resolved) error { return checkGrants(r, "FunctionRole", samGrants(r)) }},
+		{"function role least privilege", func(s *Stack) error { return checkGrants(s, "FunctionRole", samGrants(s)) }},
 	}
 }
 
 func ecsChecks(binaryPath string) []check {
 	return []check{
-		{"queues", func(r *Resolved) error { return checkQueues(r, ecsMaxReceives(r)) }},
+		{"queues", func(s *Stack) error { return checkQueues(s, ecsMaxReceives(s)) }},
 		{"alarms", checkAlarms},
-		{"task", func(r *Resolved) error { return checkECSTask(r, binaryPath) }},
+		{"task", func(s *Stack) error { return checkECSTask(s, binaryPath) }},
 		{"scaling", checkECSScaling},
-		{"task role least privilege", func(r *Resolved) error { return checkGrants(r, "TaskRole", ecsTaskGrants(r)) }},
-		{"execution role least privilege", func(r *Resolved) error { return checkGrants(r, "ExecutionRole", ecsExecutionGrants(r)) }},
+		{"task role least privilege", func(s *Stack) error { return checkGrants(s, "TaskRole", workerGrants(s)) }},
+		{"execution role least privilege", func(s *Stack) error { return checkGrants(s, "ExecutionRole", ecsExecutionGrants(s)) }},
 	}
-}
-
-func mustParse(t *testing.T, path string) Template {
-	t.Helper()
-	tmpl, err := ParseTemplateFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tmpl
 }
 
 func TestTemplateInvariants(t *testing.T) {
@@ -123,14 +143,13 @@ func TestTemplateInvariants(t *testing.T) {
 		{samPath, samChecks()},
 		{ecsPath, ecsChecks(df.binaryPath)},
 	} {
-		tmpl := mustParse(t, tc.path)
-		for _, sc := range scenarios(t, tmpl) {
-			r, err := tmpl.Resolve(sc.params)
+		for _, sc := range scenarios(declared(t, tc.path)) {
+			s, err := LoadFile(tc.path, sc.params)
 			if err != nil {
-				t.Fatalf("%s [%s]: resolve: %v", tc.path, sc.name, err)
+				t.Fatalf("[%s]: %v", sc.name, err)
 			}
 			for _, c := range tc.checks {
-				if err := c.fn(r); err != nil {
+				if err := c.fn(s); err != nil {
 					t.Errorf("%s [%s] %s:\n%v", tc.path, sc.name, c.name, err)
 				}
 			}
@@ -140,9 +159,9 @@ func TestTemplateInvariants(t *testing.T) {
 
 func TestSAMTemplateIsServerless(t *testing.T) {
 	t.Parallel()
-	tmpl := mustParse(t, samPath)
-	if tmpl["Transform"] != "AWS::Serverless-2016-10-31" {
-		t.Fatalf("Transform = %v, want the SAM transform", tmpl["Transform"])
+	s := mustLoad(t, samPath, paramsFor(declared(t, samPath), nil))
+	if s.Transform == nil || val(s.Transform.String) != "AWS::Serverless-2016-10-31" {
+		t.Fatalf("Transform = %v, want the SAM transform", s.Transform)
 	}
 }
 
@@ -161,23 +180,14 @@ func TestGrantsFollowFeatures(t *testing.T) {
 		{"KmsKeyArn", allOn["KmsKeyArn"], "kms:GenerateDataKey"},
 	}
 	for _, tc := range []struct{ path, role string }{{samPath, "FunctionRole"}, {ecsPath, "TaskRole"}} {
-		tmpl := mustParse(t, tc.path)
+		decl := declared(t, tc.path)
 		for _, f := range features {
 			for _, on := range []bool{false, true} {
-				params := map[string]string{}
-				for k, v := range required {
-					if Dig(tmpl, "Parameters", k) != nil {
-						params[k] = v
-					}
-				}
+				extra := map[string]string{}
 				if on {
-					params[f.param] = f.on
+					extra[f.param] = f.on
 				}
-				r, err := tmpl.Resolve(params)
-				if err != nil {
-					t.Fatal(err)
-				}
-				grants, err := roleGrants(r, tc.role)
+				grants, err := roleGrants(mustLoad(t, tc.path, paramsFor(decl, extra)), tc.role)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,97 +203,25 @@ func TestGrantsFollowFeatures(t *testing.T) {
 	}
 }
 
-// dockerfile is what the tests need from deploy/Dockerfile.
-type dockerfile struct {
-	binaryPath string   // where the worker lands, the entrypoint
-	entrypoint []string // exec form
-	cmd        []string
-	user       string
-	labels     []string // label keys
-	certs      bool     // copies a CA bundle to /etc/ssl/certs
-	healthExec []string
-}
-
-func mustDockerfile(t *testing.T) dockerfile {
-	t.Helper()
-	data, err := os.ReadFile(dockerfilePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Join continuation lines so each instruction is one line.
-	text := strings.ReplaceAll(string(data), "\\\n", " ")
-	var df dockerfile
-	stage := 0
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		instr, rest, _ := strings.Cut(line, " ")
-		rest = strings.TrimSpace(rest)
-		switch strings.ToUpper(instr) {
-		case "FROM":
-			stage++
-		case "USER":
-			df.user = rest
-		case "ENTRYPOINT":
-			if err := json.Unmarshal([]byte(rest), &df.entrypoint); err != nil {
-				t.Fatalf("ENTRYPOINT must be exec form: %v", err)
-			}
-		case "CMD":
-			if err := json.Unmarshal([]byte(rest), &df.cmd); err != nil {
-				t.Fatalf("CMD must be exec form: %v", err)
-			}
-		case "COPY":
-			f := strings.Fields(rest)
-			dst := f[len(f)-1]
-			if stage > 1 && strings.HasPrefix(dst, "/etc/ssl/certs/") {
-				df.certs = true
-			}
-			if stage > 1 && strings.Contains(rest, "/out/worker") {
-				df.binaryPath = dst
-			}
-		case "LABEL":
-			for _, f := range strings.Fields(rest) {
-				if k, _, ok := strings.Cut(f, "="); ok {
-					df.labels = append(df.labels, k)
-				}
-			}
-		case "HEALTHCHECK":
-			if _, after, ok := strings.Cut(rest, "CMD "); ok {
-				if err := json.Unmarshal([]byte(after), &df.healthExec); err != nil {
-					t.Fatalf("HEALTHCHECK CMD must be exec form: %v", err)
-				}
-			}
-		}
-	}
-	if df.binaryPath == "" {
-		t.Fatal("Dockerfile does not copy the worker into the final stage")
-	}
-	return df
-}
-
-// TestDockerfile pins the promises the ECS template and the CI-built image
-// rely on.
-func TestDockerfile(t *testing.T) {
+// TestTemplatesStayReadable: both templates load for the defaults, and the
+// only properties taken around goformation's types are the ones
+// untypedProps names (so the list cannot silently grow stale).
+func TestTemplatesStayReadable(t *testing.T) {
 	t.Parallel()
-	df := mustDockerfile(t)
-	if df.user != "65532:65532" {
-		t.Errorf("USER %q, want 65532:65532", df.user)
+	s := mustLoad(t, samPath, paramsFor(declared(t, samPath), nil))
+	var got []string
+	for _, props := range s.Untyped {
+		for p := range props {
+			got = append(got, strings.Replace(p, "Events.Queue.", "Events.*.", 1))
+		}
 	}
-	if len(df.entrypoint) != 1 || df.entrypoint[0] != df.binaryPath {
-		t.Errorf("ENTRYPOINT %v, want [%s]", df.entrypoint, df.binaryPath)
+	sort.Strings(got)
+	want := append([]string(nil), untypedProps["AWS::Serverless::Function"]...)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("lifted %v, want every entry of untypedProps used: %v", got, want)
 	}
-	if strings.Join(df.cmd, " ") != "run" {
-		t.Errorf("CMD %v, want [run]", df.cmd)
-	}
-	if !df.certs {
-		t.Error("final stage has no CA bundle under /etc/ssl/certs")
-	}
-	if strings.Join(df.healthExec, " ") != df.binaryPath+" healthcheck" {
-		t.Errorf("HEALTHCHECK %v, want [%s healthcheck]", df.healthExec, df.binaryPath)
-	}
-	if len(df.labels) == 0 {
-		t.Error("no OCI labels")
+	if e := mustLoad(t, ecsPath, paramsFor(declared(t, ecsPath), nil)); len(e.Untyped) != 0 {
+		t.Errorf("ecs.yaml: properties goformation cannot type: %v", e.Untyped)
 	}
 }

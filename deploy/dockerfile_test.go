@@ -1,0 +1,105 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+const dockerfilePath = "Dockerfile"
+
+// dockerfile is what the tests need from deploy/Dockerfile.
+type dockerfile struct {
+	binaryPath string   // where the worker lands, the entrypoint
+	entrypoint []string // exec form
+	cmd        []string
+	user       string
+	labels     []string // label keys
+	certs      bool     // copies a CA bundle to /etc/ssl/certs
+	healthExec []string
+}
+
+func mustDockerfile(t *testing.T) dockerfile {
+	t.Helper()
+	data, err := os.ReadFile(dockerfilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Join continuation lines so each instruction is one line.
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	var df dockerfile
+	stage := 0
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		instr, rest, _ := strings.Cut(line, " ")
+		rest = strings.TrimSpace(rest)
+		switch strings.ToUpper(instr) {
+		case "FROM":
+			stage++
+		case "USER":
+			df.user = rest
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(rest), &df.entrypoint); err != nil {
+				t.Fatalf("ENTRYPOINT must be exec form: %v", err)
+			}
+		case "CMD":
+			if err := json.Unmarshal([]byte(rest), &df.cmd); err != nil {
+				t.Fatalf("CMD must be exec form: %v", err)
+			}
+		case "COPY":
+			f := strings.Fields(rest)
+			dst := f[len(f)-1]
+			if stage > 1 && strings.HasPrefix(dst, "/etc/ssl/certs/") {
+				df.certs = true
+			}
+			if stage > 1 && strings.Contains(rest, "/out/worker") {
+				df.binaryPath = dst
+			}
+		case "LABEL":
+			for _, f := range strings.Fields(rest) {
+				if k, _, ok := strings.Cut(f, "="); ok {
+					df.labels = append(df.labels, k)
+				}
+			}
+		case "HEALTHCHECK":
+			if _, after, ok := strings.Cut(rest, "CMD "); ok {
+				if err := json.Unmarshal([]byte(after), &df.healthExec); err != nil {
+					t.Fatalf("HEALTHCHECK CMD must be exec form: %v", err)
+				}
+			}
+		}
+	}
+	if df.binaryPath == "" {
+		t.Fatal("Dockerfile does not copy the worker into the final stage")
+	}
+	return df
+}
+
+// TestDockerfile pins the promises the ECS template and the CI-built image
+// rely on.
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	df := mustDockerfile(t)
+	if df.user != "65532:65532" {
+		t.Errorf("USER %q, want 65532:65532", df.user)
+	}
+	if len(df.entrypoint) != 1 || df.entrypoint[0] != df.binaryPath {
+		t.Errorf("ENTRYPOINT %v, want [%s]", df.entrypoint, df.binaryPath)
+	}
+	if strings.Join(df.cmd, " ") != "run" {
+		t.Errorf("CMD %v, want [run]", df.cmd)
+	}
+	if !df.certs {
+		t.Error("final stage has no CA bundle under /etc/ssl/certs")
+	}
+	if strings.Join(df.healthExec, " ") != df.binaryPath+" healthcheck" {
+		t.Errorf("HEALTHCHECK %v, want [%s healthcheck]", df.healthExec, df.binaryPath)
+	}
+	if len(df.labels) == 0 {
+		t.Error("no OCI labels")
+	}
+}
