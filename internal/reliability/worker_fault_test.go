@@ -247,8 +247,17 @@ func TestWorkerDLQRefusing(t *testing.T) {
 	}) {
 		t.Fatalf("%d applied, %d DLQ sends tried", appliedCount(w.sim), w.proxy.Calls("SendMessage"))
 	}
-	if v, f := w.depth(); v+f != toDLQ {
-		t.Errorf("source queue holds %d visible + %d in flight while the DLQ refuses, want the %d undeliverable ones", v, f, toDLQ)
+	// Deletes of the applied ones are batched: wait for them, then watch the
+	// undeliverable ones stay through a few redeliveries (RetryLater is 1 s).
+	held := func() bool { v, f := w.depth(); return v+f == toDLQ }
+	if !eventually(5*time.Second, held) {
+		v, f := w.depth()
+		t.Fatalf("source queue holds %d visible + %d in flight while the DLQ refuses, want the %d undeliverable ones", v, f, toDLQ)
+	}
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if v, f := w.depth(); v+f != toDLQ {
+			t.Fatalf("source queue dropped to %d visible + %d in flight while the DLQ refuses: undeliverable messages were deleted", v, f)
+		}
 	}
 	if d := w.drainDLQ(); len(d) != 0 {
 		t.Fatalf("%d messages on the DLQ while it refuses sends", len(d))
