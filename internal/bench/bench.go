@@ -43,7 +43,7 @@ func sizesFor(quick bool) sizes {
 			lambdaBatches: 20, hotN: 300, hotCases: 20, hotLimit: 8 * time.Second}
 	}
 	return sizes{n: 20000, nLatency: 10000, k: 64, conc: []int{4, 16, 64}, warm: 5 * time.Second, window: 30 * time.Second,
-		lambdaBatches: 200, hotN: 10000, hotCases: 100, hotLimit: 240 * time.Second}
+		lambdaBatches: 200, hotN: 10000, hotCases: 100, hotLimit: 90 * time.Second}
 }
 
 // Run starts the test bed, runs the chosen scenarios and returns their rows. An

@@ -95,11 +95,11 @@ func (e *env) ceiling(ctx context.Context, n, conc int, cases bool) (float64, er
 	done := make(chan int64, 1)
 	from := time.Now()
 	go func() { done <- e.ceilingLoops(lctx, url, conc, cases) }()
-	want, start := n, time.Time{}
+	start := time.Time{}
 	if !cases {
-		want, start = 0, from
+		start = from
 	}
-	d, err := e.observeDrain(ctx, url, base, want, start, drainTimeout(n))
+	d, err := e.observeDrain(ctx, url, base, n, cases, start, drainTimeout(n))
 	cancel()
 	fails := <-done
 	if err != nil {

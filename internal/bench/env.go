@@ -226,7 +226,9 @@ func (e *env) getJSON(ctx context.Context, path string, v any) error {
 
 // queue creates a queue on goaws and returns its URL.
 func (e *env) queue(ctx context.Context, name string) (string, error) {
-	attrs := map[string]string{"VisibilityTimeout": "30"}
+	// Short, so a batch goaws strands (see drain.rate) comes back soon; the
+	// worker's heartbeat keeps longer work invisible.
+	attrs := map[string]string{"VisibilityTimeout": "10"}
 	if strings.HasSuffix(name, ".fifo") {
 		attrs["FifoQueue"] = "true"
 	}

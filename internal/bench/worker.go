@@ -106,7 +106,7 @@ func (e *env) drainWithWorker(ctx context.Context, name string, n int, extra ...
 		return workerDrain{}, err
 	}
 	defer w.stop(10 * time.Second)
-	d, err := e.observeDrain(ctx, url, base, n, time.Time{}, drainTimeout(n))
+	d, err := e.observeDrain(ctx, url, base, n, true, time.Time{}, drainTimeout(n))
 	if err != nil {
 		return workerDrain{}, fmt.Errorf("%w; worker log: %s", err, w.last(1500))
 	}
