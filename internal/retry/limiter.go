@@ -239,8 +239,9 @@ func (l *Limiter) rateLocked(now time.Time) float64 {
 }
 
 // curve is the rate t after the last decrease: β·w at t=0, w at t=k (with a
-// flat approach), (2-β)·w at 2k, then doubling every 2k — so an estimate of
-// w that was far too low is left behind within seconds.
+// flat approach), (2-β)·w at 2k, then doubling every second (every 2k when
+// that is shorter) — so an estimate of w that was far too low is left behind
+// within seconds.
 func (l *Limiter) curve(t time.Duration) float64 {
 	beta := l.cfg.Decrease
 	x := float64(t) / float64(l.k)
@@ -249,7 +250,10 @@ func (l *Limiter) curve(t time.Duration) float64 {
 		y := 1 - x
 		r = l.w * (1 - (1-beta)*y*y*y)
 	} else {
-		r = l.w * (2 - beta) * math.Exp2((x-2)/2)
+		// Past 2k no throttle has come for a long while: the quota has grown
+		// (a storm ended, a limit was raised), so double every second at most.
+		past := t - 2*l.k
+		r = l.w * (2 - beta) * math.Exp2(float64(past)/float64(min(2*l.k, time.Second)))
 	}
 	if r > unlimitedAbove {
 		return math.Inf(1)

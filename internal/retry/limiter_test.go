@@ -145,3 +145,23 @@ func TestLimiterRateDropReschedulesHead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLimiterRecoversQuicklyAfterAStorm: after a throttle storm pushed the rate
+// down to ~1.6/s and the quota came back, the rate must not crawl: once past
+// the plateau (2k) it doubles every second.
+func TestLimiterRecoversQuicklyAfterAStorm(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: 2})
+	lim.OnThrottle()                     // ends slow start
+	clk.Advance(1500 * time.Millisecond) // past the hold-off: a new throttle event
+	lim.OnThrottle()                     // still throttled: w ≈ 2/s, k = MaxProbe (10 s)
+	w := lim.Limit() / 0.95
+	if w > 3 {
+		t.Fatalf("w = %v after the storm, want about 2", w)
+	}
+	// 2k (20 s) of plateau, then 4 s in which the rate must double each second.
+	clk.Advance(24 * time.Second)
+	if got := lim.Limit(); got < 16*w {
+		t.Errorf("rate 24 s after the storm = %v, want ≥ 16×%v: recovery crawls", got, w)
+	}
+}
