@@ -76,11 +76,11 @@ func canonicalPaths(i int, part string) string { return indexPath(i) + "." + par
 // callers can edit the path; fieldPath names fields in the message's form.
 func (m *Message) validate(fieldPath fieldPaths) *RejectionError {
 	if m.DomainID != "" {
-		if rule := lengthRule(m.DomainID, 1, MaxIDLength); rule != "" {
+		if rule := idRule(m.DomainID); rule != "" {
 			return reject("domainId", "%s", rule)
 		}
 	}
-	if rule := lengthRule(m.CaseID, 1, MaxIDLength); rule != "" {
+	if rule := idRule(m.CaseID); rule != "" {
 		return reject("caseId", "%s", rule)
 	}
 	switch n := len(m.Fields); {
@@ -91,7 +91,7 @@ func (m *Message) validate(fieldPath fieldPaths) *RejectionError {
 	}
 	for i := range m.Fields {
 		f := &m.Fields[i]
-		if rule := lengthRule(f.ID, 1, MaxIDLength); rule != "" {
+		if rule := idRule(f.ID); rule != "" {
 			return reject(fieldPath(i, "id"), "%s", rule)
 		}
 		if rule := f.Value.rule(); rule != nil {
@@ -111,7 +111,7 @@ func (m *Message) validate(fieldPath fieldPaths) *RejectionError {
 		return reject("version", "unsupported version %q, only %q is accepted", m.Version, Version)
 	}
 	if m.EventID != "" {
-		if rule := lengthRule(m.EventID, 1, MaxEventIDLength); rule != "" {
+		if rule := orRule(lengthRule(m.EventID, 1, MaxEventIDLength), controlRule(m.EventID, false)); rule != "" {
 			return reject("eventId", "%s", rule)
 		}
 	}
@@ -163,12 +163,16 @@ func (v *Value) rule() *RejectionError {
 	}
 	switch {
 	case v.String != nil:
-		if rule := lengthRule(*v.String, 0, MaxStringValueLength); rule != "" {
+		if rule := orRule(lengthRule(*v.String, 0, MaxStringValueLength), controlRule(*v.String, true)); rule != "" {
 			return reject(".stringValue", "%s", rule)
 		}
 	case v.Double != nil:
 		if math.IsNaN(*v.Double) || math.IsInf(*v.Double, 0) {
 			return reject(".doubleValue", "must be a finite number")
+		}
+	case v.UserArn != nil:
+		if rule := controlRule(*v.UserArn, false); rule != "" {
+			return reject(".userArnValue", "%s", rule)
 		}
 	}
 	return nil
@@ -179,7 +183,7 @@ func (p *PerformedBy) validate(path string) *RejectionError {
 	case p.UserArn != "" && p.CustomEntity != "":
 		return reject(path, "union has both userArn and customEntity")
 	case p.UserArn != "":
-		if rule := lengthRule(p.UserArn, 1, MaxIDLength); rule != "" {
+		if rule := idRule(p.UserArn); rule != "" {
 			return reject(path+".userArn", "%s", rule)
 		}
 		return nil
@@ -194,6 +198,35 @@ func (p *PerformedBy) validate(path string) *RejectionError {
 	default:
 		return reject(path, "union has no member (set userArn or customEntity, or leave performedBy out)")
 	}
+}
+
+// idRule checks an identifier: 1 to MaxIDLength code points, no control characters.
+func idRule(s string) string {
+	return orRule(lengthRule(s, 1, MaxIDLength), controlRule(s, false))
+}
+
+func orRule(first, second string) string {
+	if first != "" {
+		return first
+	}
+	return second
+}
+
+// controlRule rejects control characters (U+0000–U+001F, U+007F): escaped in
+// JSON they decode fine, but no case field or id should carry a NUL or an
+// escape sequence. Text values may hold tab, line feed and carriage return.
+func controlRule(s string, text bool) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != 0x7f {
+			continue
+		}
+		if text && (c == '\t' || c == '\n' || c == '\r') {
+			continue
+		}
+		return fmt.Sprintf("control character U+%04X at character %d is not allowed", c, utf8.RuneCountInString(s[:i])+1)
+	}
+	return ""
 }
 
 // lengthRule returns "" when s has lo to hi code points (the service counts

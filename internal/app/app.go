@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -67,8 +68,13 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 		go cat.Run(ctx)
 		cases = cat.Wrap(cl.Cases)
 	}
+	policy, err := consumer.ParsePerformedBy(cfg.PerformedByAllow, !cfg.PerformedByUserArn, cfg.PerformedByDefault)
+	if err != nil {
+		return Parts{}, fmt.Errorf("CASEBRIDGE_PERFORMED_BY_*: %w", err)
+	}
 	core, err := consumer.New(consumer.Options{
-		Cases: cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		PerformedBy: policy,
+		Cases:       cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
 		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
 		Limiter:     p.Limiter,
 		Circuit:     p.Circuit,

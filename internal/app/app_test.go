@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,5 +54,15 @@ func TestFieldCatalogIsWiredIn(t *testing.T) {
 		if catalogOn && sim.Stats()["ListFields"][200] == 0 {
 			t.Errorf("catalog on but ListFields never called: %v", sim.Stats())
 		}
+	}
+}
+
+func TestBadPerformedByPolicyFailsStartup(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DLQURL, cfg.PerformedByAllow = "u", "billing-["
+	_, err := Build(context.Background(), cfg, clients.Clients{SQS: testbed.NewSQSClient("http://127.0.0.1:1"),
+		Cases: testbed.NewCasesClient("http://127.0.0.1:1")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "CASEBRIDGE_PERFORMED_BY") {
+		t.Errorf("err = %v, want one naming CASEBRIDGE_PERFORMED_BY_*", err)
 	}
 }

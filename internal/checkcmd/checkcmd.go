@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
+	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/mapper"
 )
 
@@ -37,15 +38,23 @@ Exit status: 0 all accepted, 1 any rejected, 2 usage error or unreadable file.
 
   --domain DOMAIN_ID   default Cases domain for messages without domainId
                        (default: $CASEBRIDGE_DOMAIN_ID)
+Bodies over $CASEBRIDGE_MAX_BODY_BYTES (default 1 MiB) are rejected, as in the worker.
 `
 
 // Run runs the check subcommand; args are what follows "check". It returns
 // the exit code. ctx is checked between files.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	// The same settings as the deployment (default domain, body size limit),
+	// so check judges a message exactly as the worker and the Lambda would.
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "check:", err)
+		return ExitUsage
+	}
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	domain := fs.String("domain", getenv("CASEBRIDGE_DOMAIN_ID"), "default Cases domain id")
+	domain := fs.String("domain", cfg.DomainID, "default Cases domain id")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitAccepted
@@ -58,7 +67,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Usage()
 		return ExitUsage
 	}
-	m := mapper.New(mapper.Config{DefaultDomainID: *domain})
+	m := mapper.New(mapper.Config{DefaultDomainID: *domain, MaxBodyBytes: cfg.MaxBodyBytes})
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false) // people read this output
 	code := ExitAccepted

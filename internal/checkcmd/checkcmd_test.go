@@ -159,3 +159,24 @@ func TestCheckExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHonoursMaxBodyBytes: check judges size as the deployment does.
+func TestCheckHonoursMaxBodyBytes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "m.json")
+	body := `{"domainId":"d","caseId":"c","fields":{"summary":"` + strings.Repeat("x", 200) + `"}}`
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit string
+		want  int
+	}{{"", ExitAccepted}, {"100", ExitRejected}} {
+		var out, errOut bytes.Buffer
+		env := map[string]string{"CASEBRIDGE_MAX_BODY_BYTES": tc.limit}
+		code := Run(context.Background(), []string{file}, nil, &out, &errOut, func(k string) string { return env[k] })
+		if code != tc.want {
+			t.Errorf("limit %q: exit %d (%s%s), want %d", tc.limit, code, out.String(), errOut.String(), tc.want)
+		}
+	}
+}

@@ -34,6 +34,13 @@ type Config struct {
 	FieldCatalog   bool // opt-in field catalog (ListFields, BatchGetField, ListFieldOptions)
 	// FieldCatalogRefresh is how often the catalog reloads field definitions.
 	FieldCatalogRefresh time.Duration
+
+	// The performedBy policy: allowed customEntity values (comma-separated exact
+	// values or path.Match patterns, empty = any), whether userArn is allowed, and
+	// the claim applied to messages without one.
+	PerformedByAllow   string
+	PerformedByUserArn bool // true = allowed (the default)
+	PerformedByDefault string
 }
 
 // Defaults returns the documented defaults.
@@ -50,6 +57,7 @@ func Defaults() Config {
 		MaxBodyBytes:   1 << 20,
 
 		FieldCatalogRefresh: 5 * time.Minute,
+		PerformedByUserArn:  true,
 	}
 }
 
@@ -82,6 +90,9 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_LOG_LEVEL", "log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 		{"CASEBRIDGE_MAX_BODY_BYTES", "max-body-bytes", "largest accepted message body", (*positiveInt)(&c.MaxBodyBytes)},
 		{"CASEBRIDGE_FIELD_CATALOG", "field-catalog", "on/off: check fields against the domain's definitions before calling the API", (*onOff)(&c.FieldCatalog)},
+		{"CASEBRIDGE_PERFORMED_BY_ALLOW", "performed-by-allow", "allowed performedBy.customEntity values, comma-separated, patterns like billing-* (empty = any)", (*stringValue)(&c.PerformedByAllow)},
+		{"CASEBRIDGE_PERFORMED_BY_USER_ARN", "performed-by-user-arn", "allow or forbid performedBy.userArn (it needs connect:DescribeUser)", (*allowForbid)(&c.PerformedByUserArn)},
+		{"CASEBRIDGE_PERFORMED_BY_DEFAULT", "performed-by-default", "performedBy for messages without one: a customEntity name, or a user ARN (arn:…)", (*stringValue)(&c.PerformedByDefault)},
 		{"CASEBRIDGE_FIELD_CATALOG_REFRESH", "field-catalog-refresh", "how often the field catalog reloads", (*durationValue)(&c.FieldCatalogRefresh)},
 	}
 }
@@ -188,6 +199,26 @@ func (v *levelValue) Set(s string) error {
 		return fmt.Errorf("want debug, info, warn or error")
 	}
 	*v = levelValue(l)
+	return nil
+}
+
+type allowForbid bool
+
+func (v *allowForbid) String() string {
+	if *v {
+		return "allow"
+	}
+	return "forbid"
+}
+func (v *allowForbid) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "allow":
+		*v = true
+	case "forbid":
+		*v = false
+	default:
+		return fmt.Errorf("want allow or forbid")
+	}
 	return nil
 }
 

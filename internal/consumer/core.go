@@ -27,6 +27,9 @@ type Options struct {
 	Limiter *retry.Limiter // shared by every message of the process; nil → no limit
 	Circuit *retry.Circuit // access-denied circuit; nil → none
 	Metrics Metrics        // nil → none
+	// PerformedBy is the deployment's policy for the publisher's audit claim;
+	// a message that breaks it is dead-lettered as forbidden.
+	PerformedBy PerformedByPolicy
 	Logger  *zap.Logger    // nil → no logs
 
 	MaxReceives          int           // 8: RetryLater at this receive count becomes retries-exhausted
@@ -93,7 +96,12 @@ func (c *Core) handle(ctx context.Context, m Message) Outcome {
 	if err != nil {
 		return c.deadLetter(ctx, m, Outcome{Reason: ReasonInvalidMessage, Err: err})
 	}
+	if err := c.o.PerformedBy.apply(mapped.Input); err != nil {
+		return c.deadLetter(ctx, m, Outcome{Reason: ReasonForbidden, Err: err,
+			CaseID: aws.ToString(mapped.Input.CaseId), DomainID: aws.ToString(mapped.Input.DomainId)})
+	}
 	out := c.apply(ctx, mapped.Input)
+	out.Err = scrub(out.Err, mapped.Input)
 	out.CaseID = aws.ToString(mapped.Input.CaseId)
 	out.DomainID = aws.ToString(mapped.Input.DomainId)
 	switch {
@@ -272,11 +280,14 @@ func (c *Core) log(m Message, out Outcome) {
 // logs or the DLQ attribute.
 func errorText(err error) string {
 	var rej *contract.RejectionError
+	var scrubbed *scrubbedError
 	var api smithy.APIError
 	s := err.Error()
 	switch {
 	case errors.As(err, &rej):
 		s = rej.Error()
+	case errors.As(err, &scrubbed):
+		s = scrubbed.msg
 	case errors.As(err, &api) && api.ErrorMessage() != "":
 		// The service's own words; the SDK's wrapping (operation, request id) is noise here.
 		s = api.ErrorMessage()

@@ -29,22 +29,11 @@ import (
 // Known bugs in code this package does not own. An entry makes its subtest
 // skip with the bug's description while the bug is there, and fail once the
 // bug is fixed (so the entry gets removed): the assertion itself never changes.
-var controlCharBug = "contract.Decode accepts C0 control characters escaped in JSON strings " +
-	"(\\u0000, \\u0007, \\u001b; in field values and in caseId): the message is sent to UpdateCase " +
-	"(applied, or not-found for the caseId) instead of being dead-lettered as invalid-message"
-
-var knownBugs = map[string]string{
-	"escaped-nul-in-value.json":    controlCharBug,
-	"escaped-nul-in-case-id.json":  controlCharBug,
-	"escaped-bell-in-value.json":   controlCharBug,
-	"escaped-escape-in-value.json": controlCharBug,
-}
+// None are known now.
+var knownBugs = map[string]string{}
 
 // checkBugs are known bugs of the check command only.
-var checkBugs = map[string]string{
-	"oversize-body.json": "worker check ignores CASEBRIDGE_MAX_BODY_BYTES (checkcmd.Run builds its mapper " +
-		"with the default 1 MiB limit), so a body the deployment rejects as too large is judged on its content",
-}
+var checkBugs = map[string]string{}
 
 // verdict asserts that h was rejected with a text naming its problem.
 func verdict(t *testing.T, h hostile, bugs map[string]string, rejected bool, text string) {
