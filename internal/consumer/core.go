@@ -30,7 +30,7 @@ type Options struct {
 	// PerformedBy is the deployment's policy for the publisher's audit claim;
 	// a message that breaks it is dead-lettered as forbidden.
 	PerformedBy PerformedByPolicy
-	Logger  *zap.Logger    // nil → no logs
+	Logger      *zap.Logger // nil → no logs
 
 	MaxReceives          int           // 8: RetryLater at this receive count becomes retries-exhausted
 	MaxTransientAttempts int           // 3: in-process tries for transient errors before RetryLater
