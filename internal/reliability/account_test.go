@@ -24,10 +24,11 @@ const (
 	kInvalid                // invalid-message
 	kNotFound               // not-found
 	kValidation             // validation (the simulator refuses the value)
+	kForbidden              // forbidden (breaks the deployment's performedBy policy)
 )
 
 func (k kind) wantClass() string {
-	return [...]string{"", consumer.ReasonInvalidMessage, consumer.ReasonNotFound, consumer.ReasonValidation}[k]
+	return [...]string{"", consumer.ReasonInvalidMessage, consumer.ReasonNotFound, consumer.ReasonValidation, consumer.ReasonForbidden}[k]
 }
 
 type msg struct {
