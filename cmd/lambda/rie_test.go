@@ -8,13 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,21 +41,8 @@ type rig struct {
 	sqs    *sqs.Client
 	proxy  *sqsproxy.Proxy
 	dlq    string
-	stderr *syncBuffer
+	stderr *testbed.SyncBuffer
 }
-
-// syncBuffer collects the emulator's output, written by exec's copying goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
 	t.Helper()
@@ -71,14 +56,8 @@ func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	sim := casesim.New(casesim.Options{RandSeed: 1})
-	root, _ := testbed.RepoRoot()
-	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	r := &rig{t: t, sim: sim, sqs: testbed.NewSQSClient(endpoint), proxy: p, dlq: g.QueueURLT(t, "dlq"), stderr: &syncBuffer{}}
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{RandSeed: 1})
+	r := &rig{t: t, sim: sim, sqs: testbed.NewSQSClient(endpoint), proxy: p, dlq: g.QueueURLT(t, "dlq"), stderr: &testbed.SyncBuffer{}}
 
 	apiPort, _ := testbed.FreePort()
 	rapidPort, _ := testbed.FreePort()
@@ -87,7 +66,7 @@ func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSecs),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL_SQS="+endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+srv.URL,
+		"AWS_ENDPOINT_URL_SQS="+endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
 		"CASEBRIDGE_DLQ_URL="+r.dlq, "CASEBRIDGE_DOMAIN_ID="+domainID)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = r.stderr, r.stderr
@@ -120,15 +99,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	root, err := testbed.RepoRoot()
-	if err != nil {
-		panic(err)
-	}
 	bootstrap = filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "./cmd/lambda")
-	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building bootstrap: %v\n%s", err, b)
+	if err := testbed.BuildBinary(bootstrap, "./cmd/lambda", "lambda.norpc"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,26 +27,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	workerBin = filepath.Join(dir, "worker")
-	if b, err := exec.Command("go", "build", "-o", workerBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building worker: %v\n%s", err, b)
+	if err := testbed.BuildBinary(workerBin, "./cmd/worker"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 // cleanEnv is the environment without any CASEBRIDGE_ or AWS_ settings.
 func cleanEnv(extra ...string) []string {
@@ -122,13 +107,7 @@ func TestUnknownCommand(t *testing.T) {
 // subcommand, and exits 0 on SIGTERM.
 func TestWorkerBinaryEndToEnd(t *testing.T) {
 	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 10}, {Name: "dlq"}}})
-	sim := casesim.New(casesim.Options{})
-	root, _ := testbed.RepoRoot()
-	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{})
 	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
 	c := testbed.NewSQSClient(g.Endpoint)
 	for i := range 20 {
@@ -140,10 +119,10 @@ func TestWorkerBinaryEndToEnd(t *testing.T) {
 	port, _ := testbed.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
-	var logs lockedBuffer
+	var logs testbed.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
-		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+srv.URL,
+		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
 		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
 		"CASEBRIDGE_HTTP_ADDR="+addr)
 	if err := cmd.Start(); err != nil {

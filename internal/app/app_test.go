@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,15 +20,9 @@ import (
 // the same message reaches the API.
 func TestFieldCatalogIsWiredIn(t *testing.T) {
 	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "dlq"}}})
-	sim := casesim.New(casesim.Options{})
-	root, _ := testbed.RepoRoot()
-	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{})
 	cl := clients.Clients{SQS: testbed.NewSQSClient(g.Endpoint),
-		Cases: testbed.NewCasesClient(srv.URL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} })}
+		Cases: testbed.NewCasesClient(simURL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} })}
 	msg := consumer.Message{ID: "m1", Body: `{"caseId":"7a1d6c3e-0000-4000-8000-000000000001","fields":{"priority":"high"}}`}
 
 	for _, catalogOn := range []bool{true, false} {

@@ -172,7 +172,7 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 		if !c.fits(ctx, wait) {
 			return c.retryLater(ctx, out, cl, backoff)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := retry.Sleep(ctx, wait); err != nil {
 			return c.retryLater(ctx, out, stopped(ctx, cl), backoff)
 		}
 	}
@@ -227,20 +227,6 @@ func retryReason(cl retry.Class) string {
 		return ReasonForbidden
 	default:
 		return ReasonTransient
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

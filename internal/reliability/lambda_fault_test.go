@@ -29,7 +29,7 @@ const srcARN = "arn:aws:sqs:us-east-1:100010001000:src"
 // lambdaRig is the real bootstrap under the Runtime Interface Emulator.
 type lambdaRig struct {
 	invokeURL string
-	out       *syncBuffer
+	out       *testbed.SyncBuffer
 	rie       *exec.Cmd
 	// allowFailed makes an invocation that answers with a function error (or
 	// not at all) a counted event rather than a test failure.
@@ -45,7 +45,7 @@ func (w *world) startLambda(timeoutSecs int, extra ...string) *lambdaRig {
 	}
 	apiPort, _ := testbed.FreePort()
 	rapidPort, _ := testbed.FreePort()
-	r := &lambdaRig{out: &syncBuffer{}, invokeURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)}
+	r := &lambdaRig{out: &testbed.SyncBuffer{}, invokeURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)}
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", rapidPort), binary(w.t, "bootstrap"))
 	cmd.Env = append(baseEnv(w.sqsURL, w.simURL), fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSecs),

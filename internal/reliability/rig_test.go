@@ -1,10 +1,8 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,19 +40,11 @@ var (
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := testbed.RepoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
 		if buildDir, buildErr = os.MkdirTemp("", "casebridge-reliability"); buildErr != nil {
 			return
 		}
 		for _, b := range []struct{ out, pkg string }{{"worker", "./cmd/worker"}, {"bootstrap", "./cmd/lambda"}} {
-			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(buildDir, b.out), b.pkg)
-			cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
+			if buildErr = testbed.BuildBinary(filepath.Join(buildDir, b.out), b.pkg, "lambda.norpc"); buildErr != nil {
 				return
 			}
 		}
@@ -106,37 +96,18 @@ func newWorld(t *testing.T, visibility int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tf.Close() })
-	sim := casesim.New(casesim.Options{RandSeed: 1})
-	root, _ := testbed.RepoRoot()
-	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	w := &world{t: t, goaws: g, proxy: p, net: tf, sim: sim, simURL: srv.URL,
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{RandSeed: 1})
+	w := &world{t: t, goaws: g, proxy: p, net: tf, sim: sim, simURL: simURL,
 		sqs: testbed.NewSQSClient(endpoint), sqsURL: "http://" + tf.Addr()}
 	w.src = g.QueueURLT(t, "src")
 	w.dlq = g.QueueURLT(t, "dlq")
 	return w
 }
 
-// syncBuffer collects a child's output, written by exec's copying goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // proc is a running worker binary.
 type proc struct {
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *testbed.SyncBuffer
 	exited   chan struct{}
 	state    *os.ProcessState
 	httpAddr string
@@ -161,7 +132,7 @@ func (w *world) startWorker(extra ...string) *proc {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p := &proc{out: &syncBuffer{}, exited: make(chan struct{}), httpAddr: fmt.Sprintf("127.0.0.1:%d", port)}
+	p := &proc{out: &testbed.SyncBuffer{}, exited: make(chan struct{}), httpAddr: fmt.Sprintf("127.0.0.1:%d", port)}
 	p.cmd = exec.Command(binary(w.t, "worker"), "run")
 	p.cmd.Env = append(baseEnv(w.sqsURL, w.simURL),
 		"CASEBRIDGE_QUEUE_URL="+w.src, "CASEBRIDGE_DLQ_URL="+w.dlq, "CASEBRIDGE_DOMAIN_ID="+domainID,

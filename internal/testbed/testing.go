@@ -2,9 +2,11 @@ package testbed
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/sqsproxy"
 )
 
@@ -58,4 +60,21 @@ func StartSQST(t testing.TB, cfg GoawsConfig) *SQS {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return &SQS{Goaws: g, Proxy: p, Endpoint: endpoint}
+}
+
+// StartCasesimT starts the Cases simulator, seeded with the demo data, on an
+// httptest server closed in t.Cleanup, and returns it with its endpoint.
+func StartCasesimT(t testing.TB, opts casesim.Options) (*casesim.Server, string) {
+	t.Helper()
+	sim := casesim.New(opts)
+	seed, err := DemoSeed()
+	if err == nil {
+		err = sim.LoadSeedFile(seed)
+	}
+	if err != nil {
+		t.Fatalf("seeding the simulator: %v", err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
 }

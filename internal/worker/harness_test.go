@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -64,19 +63,10 @@ func newBed(t *testing.T, fifo bool, visibility int) *bed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	sim := casesim.New(casesim.Options{RandSeed: 1})
-	root, err := testbed.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	b := &bed{t: t, proxy: p, sim: sim, goaws: g, simURL: srv.URL,
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{RandSeed: 1})
+	b := &bed{t: t, proxy: p, sim: sim, goaws: g, simURL: simURL,
 		sqs:   testbed.NewSQSClient(endpoint),
-		cases: testbed.NewCasesClient(srv.URL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} }),
+		cases: testbed.NewCasesClient(simURL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} }),
 	}
 	b.src = g.QueueURLT(t, src)
 	b.dlq = g.QueueURLT(t, dlq)

@@ -49,7 +49,7 @@ func (w *Worker) receiveLoop(ctx, hardCtx context.Context, id int) {
 			d, _ := backoff.Next()
 			w.o.Logger.Warn("receive failed; backing off", zap.Int("receiver", id), zap.Duration("wait", d), zap.Error(err))
 			w.o.Metrics.receiveError()
-			if sleepCtx(ctx, d) != nil {
+			if retry.Sleep(ctx, d) != nil {
 				return
 			}
 			continue
@@ -173,16 +173,5 @@ func toMessage(m sqstypes.Message, queueURL string) consumer.Message {
 		ReceiveCount: rc,
 		GroupID:      m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)],
 		SourceQueue:  queueURL,
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
