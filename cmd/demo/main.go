@@ -31,8 +31,9 @@ import (
 func main() {
 	rate := flag.Float64("rate", 20, "the simulator's UpdateCase quota (calls/s; 0 = unlimited), to show throttling handled")
 	keep := flag.Bool("keep", false, "keep everything running after the report until Ctrl-C")
+	generated := flag.Int("generated", 60, "extra generated updates published with the samples, to show the quota used fully but politely")
 	flag.Parse()
-	if err := run(*rate, *keep); err != nil {
+	if err := run(*rate, *keep, *generated); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -44,7 +45,7 @@ const (
 	domainID    = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
 )
 
-func run(rate float64, keep bool) error {
+func run(rate float64, keep bool, generated int) error {
 	ctx, stop := signalContext()
 	defer stop()
 	root, err := testbed.RepoRoot()
@@ -118,11 +119,11 @@ func run(rate float64, keep bool) error {
 	}
 	defer worker.Process.Kill() //nolint:errcheck // already exited on the normal path
 
-	sent, err := publish(ctx, sqsc, srcURL, filepath.Join(root, "examples", "messages"))
+	sent, err := publish(ctx, sqsc, srcURL, filepath.Join(root, "examples", "messages"), generated)
 	if err != nil {
 		return err
 	}
-	step(fmt.Sprintf("published %d sample messages; waiting for the worker", len(sent)))
+	step(fmt.Sprintf("published %d sample messages and %d generated updates; waiting for the worker", len(sent)-generated, generated))
 	dead, err := waitSettled(ctx, sqsc, srcURL, dlqURL, sim, sent)
 	if err != nil {
 		return fmt.Errorf("%w (worker log: %s)", err, logPath)
@@ -144,7 +145,7 @@ func run(rate float64, keep bool) error {
 
 type sample struct{ file, messageID string }
 
-func publish(ctx context.Context, c *sqs.Client, queueURL, dir string) ([]sample, error) {
+func publish(ctx context.Context, c *sqs.Client, queueURL, dir string, generated int) ([]sample, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no sample messages in %s", dir)
@@ -161,6 +162,14 @@ func publish(ctx context.Context, c *sqs.Client, queueURL, dir string) ([]sample
 			return nil, fmt.Errorf("sending %s: %w", f, err)
 		}
 		sent = append(sent, sample{file: filepath.Base(f), messageID: aws.ToString(out.MessageId)})
+	}
+	for i := range generated {
+		body := fmt.Sprintf(`{"caseId":"7a1d6c3e-0000-4000-8000-%012d","fields":{"priority":%d},"eventId":"demo-%d"}`, i%5+1, i%5+1, i)
+		out, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)})
+		if err != nil {
+			return nil, fmt.Errorf("sending generated update %d: %w", i, err)
+		}
+		sent = append(sent, sample{messageID: aws.ToString(out.MessageId)})
 	}
 	return sent, nil
 }
@@ -200,8 +209,16 @@ func report(sent []sample, dead map[string]deadLetter, sim *casesim.Server) {
 	fmt.Println("Where each message ended up:")
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  FILE\tOUTCOME\tREASON")
-	applied := 0
+	applied, genApplied, genTotal := 0, 0, 0
 	for _, s := range sent {
+		if s.file == "" { // a generated update: summarised below the table
+			genTotal++
+			if _, ok := dead[s.messageID]; !ok {
+				genApplied++
+				applied++
+			}
+			continue
+		}
 		if d, ok := dead[s.messageID]; ok {
 			reason := d.Class
 			if d.Code != "" {
@@ -214,9 +231,17 @@ func report(sent []sample, dead map[string]deadLetter, sim *casesim.Server) {
 		fmt.Fprintf(tw, "  %s\tapplied\t\n", s.file)
 	}
 	tw.Flush()
+	if genTotal > 0 {
+		fmt.Printf("  + %d generated updates: %d applied\n", genTotal, genApplied)
+	}
 	fmt.Printf("\n%d applied, %d dead-lettered, %d sent.\n", applied, len(dead), len(sent))
-	stats, _ := json.Marshal(sim.Stats())
-	fmt.Printf("Simulator calls by operation and status: %s\n", stats)
+	calls := sim.Stats()["UpdateCase"]
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	stats, _ := json.Marshal(calls)
+	fmt.Printf("UpdateCase calls by status: %s: %d of %d calls throttled (429) by the simulated quota; each was retried, none lost.\n", stats, calls[429], total)
 	fmt.Println("\nCases after the run:")
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("7a1d6c3e-0000-4000-8000-%012d", i)
