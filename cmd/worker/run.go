@@ -73,6 +73,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	w, err := worker.New(worker.Options{
 		SQS: cl.SQS, QueueURL: cfg.QueueURL, Handler: core, Circuit: circuit, Logger: log, Metrics: metrics,
 		MaxInFlight: cfg.MaxInFlight, Receivers: cfg.Receivers, MaxHold: cfg.MaxHold, ShutdownGrace: cfg.ShutdownGrace,
+		Coalesce: cfg.Coalesce,
 	})
 	if err != nil {
 		return err

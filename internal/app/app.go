@@ -81,6 +81,7 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 		Metrics:     o.Metrics,
 		Logger:      o.Logger,
 		MaxReceives: cfg.MaxReceives,
+		Coalesce:    cfg.Coalesce,
 	})
 	if err != nil {
 		return Parts{}, err

@@ -32,6 +32,7 @@ type Config struct {
 	LogLevel       zapcore.Level
 	MaxBodyBytes   int  // larger bodies are rejected as invalid-message
 	FieldCatalog   bool // opt-in field catalog (ListFields, BatchGetField, ListFieldOptions)
+	Coalesce       bool // merge updates for one case that wait for the limiter into one call
 	// FieldCatalogRefresh is how often the catalog reloads field definitions.
 	FieldCatalogRefresh time.Duration
 
@@ -93,6 +94,7 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_PERFORMED_BY_ALLOW", "performed-by-allow", "allowed performedBy.customEntity values, comma-separated, patterns like billing-* (empty = any)", (*stringValue)(&c.PerformedByAllow)},
 		{"CASEBRIDGE_PERFORMED_BY_USER_ARN", "performed-by-user-arn", "allow or forbid performedBy.userArn (it needs connect:DescribeUser)", (*allowForbid)(&c.PerformedByUserArn)},
 		{"CASEBRIDGE_PERFORMED_BY_DEFAULT", "performed-by-default", "performedBy for messages without one: a customEntity name, or a user ARN (arn:…)", (*stringValue)(&c.PerformedByDefault)},
+		{"CASEBRIDGE_COALESCE", "coalesce", "on/off: merge updates for the same case waiting for the rate limit into one UpdateCase call", (*onOff)(&c.Coalesce)},
 		{"CASEBRIDGE_FIELD_CATALOG_REFRESH", "field-catalog-refresh", "how often the field catalog reloads", (*durationValue)(&c.FieldCatalogRefresh)},
 	}
 }

@@ -32,6 +32,10 @@ type Options struct {
 	PerformedBy PerformedByPolicy
 	Logger      *zap.Logger // nil → no logs
 
+	// Coalesce merges requests for the same domain, case and performedBy that
+	// wait for the limiter at the same time into one UpdateCase call.
+	Coalesce bool
+
 	MaxReceives          int           // 8: RetryLater at this receive count becomes retries-exhausted
 	MaxTransientAttempts int           // 3: in-process tries for transient errors before RetryLater
 	AttemptTimeout       time.Duration // 10s: one UpdateCase call
@@ -43,7 +47,10 @@ type Options struct {
 }
 
 // Core implements Handler with casebridge's error policy.
-type Core struct{ o Options }
+type Core struct {
+	o  Options
+	co *coalescer // nil unless Options.Coalesce
+}
 
 // New checks opts and fills in defaults.
 func New(opts Options) (*Core, error) {
@@ -69,7 +76,11 @@ func New(opts Options) (*Core, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Core{o: opts}, nil
+	c := &Core{o: opts}
+	if opts.Coalesce {
+		c.co = newCoalescer()
+	}
+	return c, nil
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -92,18 +103,35 @@ func (c *Core) Handle(ctx context.Context, m Message) Outcome {
 }
 
 func (c *Core) handle(ctx context.Context, m Message) Outcome {
+	in, early := c.prepare(ctx, m)
+	if early != nil {
+		return *early
+	}
+	return c.settle(ctx, m, in, c.apply(ctx, in))
+}
+
+// prepare maps m and applies the performedBy policy. When m ends there
+// (dead-lettered, or kept because the DLQ send failed) it returns that outcome.
+func (c *Core) prepare(ctx context.Context, m Message) (*connectcases.UpdateCaseInput, *Outcome) {
 	mapped, err := c.o.Mapper.Map([]byte(m.Body))
 	if err != nil {
-		return c.deadLetter(ctx, m, Outcome{Reason: ReasonInvalidMessage, Err: err})
+		out := c.deadLetter(ctx, m, Outcome{Reason: ReasonInvalidMessage, Err: err})
+		return nil, &out
 	}
 	if err := c.o.PerformedBy.apply(mapped.Input); err != nil {
-		return c.deadLetter(ctx, m, Outcome{Reason: ReasonForbidden, Err: err,
+		out := c.deadLetter(ctx, m, Outcome{Reason: ReasonForbidden, Err: err,
 			CaseID: aws.ToString(mapped.Input.CaseId), DomainID: aws.ToString(mapped.Input.DomainId)})
+		return nil, &out
 	}
-	out := c.apply(ctx, mapped.Input)
-	out.Err = scrub(out.Err, mapped.Input)
-	out.CaseID = aws.ToString(mapped.Input.CaseId)
-	out.DomainID = aws.ToString(mapped.Input.DomainId)
+	return mapped.Input, nil
+}
+
+// settle turns what apply made of m's request into m's outcome: permanent
+// failures and exhausted retries go to the DLQ.
+func (c *Core) settle(ctx context.Context, m Message, in *connectcases.UpdateCaseInput, out Outcome) Outcome {
+	out.Err = scrub(out.Err, in)
+	out.CaseID = aws.ToString(in.CaseId)
+	out.DomainID = aws.ToString(in.DomainId)
 	switch {
 	case out.Kind == Done:
 		return out
@@ -128,24 +156,17 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 	var out Outcome
 	transient := 0
 	for {
-		if c.o.Limiter != nil {
-			if err := c.o.Limiter.Wait(ctx); err != nil {
-				// The shared limiter cannot give this message a slot within its budget.
-				return c.retryLater(ctx, out, stopped(ctx, retry.Classified{Class: retry.ClassThrottle, Err: err}), backoff)
-			}
+		cl, ok := c.attempt(ctx, in)
+		if !ok {
+			// The shared limiter cannot give this message a slot within its budget.
+			return c.retryLater(ctx, out, stopped(ctx, cl), backoff)
 		}
 		out.Attempts++
-		cl := stopped(ctx, c.call(ctx, in))
+		cl = stopped(ctx, cl)
 		c.o.Metrics.ObserveRetryClass(cl.Class)
-		if c.o.Circuit != nil {
-			c.o.Circuit.Record(cl.Class)
-		}
 		out.Err, out.Code = cl.Err, cl.Code
 		switch cl.Class {
 		case "":
-			if c.o.Limiter != nil {
-				c.o.Limiter.OnSuccess()
-			}
 			out.Kind, out.Reason = Done, ReasonApplied
 			return out
 		case retry.ClassValidation, retry.ClassNotFound:
@@ -158,9 +179,7 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 		case retry.ClassCanceled:
 			return c.retryLater(ctx, out, cl, backoff)
 		case retry.ClassThrottle:
-			if c.o.Limiter != nil {
-				c.o.Limiter.OnThrottle()
-			}
+			// The limiter already heard of it (attempt); back off below.
 		default: // transient
 			transient++
 			if transient >= c.o.MaxTransientAttempts {
@@ -178,6 +197,37 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 	}
 }
 
+// attempt makes one UpdateCase attempt for in: alone, or merged with the
+// requests for the same case waiting for the limiter when coalescing is on.
+// ok is false when no limiter slot came within the budget (no call made).
+func (c *Core) attempt(ctx context.Context, in *connectcases.UpdateCaseInput) (cl retry.Classified, ok bool) {
+	if c.co == nil {
+		return c.attemptAlone(ctx, in)
+	}
+	cl, ok, merged := c.co.do(ctx, in, c.waitSlot, c.call)
+	if ok && merged && cl.Class.Permanent() {
+		// A neighbour's bad field must never dead-letter this message: try it alone.
+		return c.attemptAlone(ctx, in)
+	}
+	return cl, ok
+}
+
+func (c *Core) attemptAlone(ctx context.Context, in *connectcases.UpdateCaseInput) (retry.Classified, bool) {
+	if err := c.waitSlot(ctx); err != nil {
+		return retry.Classified{Class: retry.ClassThrottle, Err: err}, false
+	}
+	return c.call(ctx, in), true
+}
+
+func (c *Core) waitSlot(ctx context.Context) error {
+	if c.o.Limiter == nil {
+		return nil
+	}
+	return c.o.Limiter.Wait(ctx)
+}
+
+// call makes one UpdateCase call and tells the shared limiter and the
+// access-denied circuit how it went (once per call, however many messages it carries).
 func (c *Core) call(ctx context.Context, in *connectcases.UpdateCaseInput) retry.Classified {
 	actx, cancel := context.WithTimeout(ctx, c.o.AttemptTimeout)
 	defer cancel()
@@ -185,6 +235,17 @@ func (c *Core) call(ctx context.Context, in *connectcases.UpdateCaseInput) retry
 	_, err := c.o.Cases.UpdateCase(actx, in)
 	cl := retry.Classify(ctx, err)
 	c.o.Metrics.ObserveUpdateCase(c.o.Now().Sub(t0), cl.Class)
+	if c.o.Circuit != nil {
+		c.o.Circuit.Record(cl.Class)
+	}
+	if c.o.Limiter != nil {
+		switch cl.Class {
+		case "":
+			c.o.Limiter.OnSuccess()
+		case retry.ClassThrottle:
+			c.o.Limiter.OnThrottle()
+		}
+	}
 	return cl
 }
 

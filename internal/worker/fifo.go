@@ -2,56 +2,62 @@ package worker
 
 import "sync"
 
-// groupRunner runs the jobs of one FIFO message group strictly one after another
-// (other groups in parallel). After a job fails, the rest of the group that is
-// already here is skipped (given back to the queue) so order holds on redelivery.
-type groupRunner struct {
+// groupRunner runs the items of one FIFO message group strictly one batch
+// after another (other groups in parallel). A batch is whatever of the group
+// has arrived, up to maxBatch (1 unless coalescing). After a batch fails, the
+// rest of the group that is already here is skipped (given back to the queue)
+// so order holds on redelivery.
+type groupRunner[T any] struct {
+	maxBatch int
+	run      func(batch []T) bool // reports whether every item is done (deleted)
+	skip     func(item T)
+
 	mu     sync.Mutex
-	groups map[string]*groupQueue
+	groups map[string]*groupQueue[T]
 }
 
-type groupJob struct {
-	run  func() bool // reports whether the message is done (deleted)
-	skip func()
-}
-
-type groupQueue struct {
-	jobs   []groupJob
+type groupQueue[T any] struct {
+	items  []T
 	failed bool
 }
 
-func newGroupRunner() *groupRunner { return &groupRunner{groups: map[string]*groupQueue{}} }
+func newGroupRunner[T any](maxBatch int, run func([]T) bool, skip func(T)) *groupRunner[T] {
+	return &groupRunner[T]{maxBatch: max(maxBatch, 1), run: run, skip: skip, groups: map[string]*groupQueue[T]{}}
+}
 
-func (g *groupRunner) enqueue(group string, run func() bool, skip func()) {
+func (g *groupRunner[T]) enqueue(group string, item T) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	q, ok := g.groups[group]
 	if !ok {
-		q = &groupQueue{}
+		q = &groupQueue[T]{}
 		g.groups[group] = q
 		go g.drain(group, q)
 	}
-	q.jobs = append(q.jobs, groupJob{run: run, skip: skip})
+	q.items = append(q.items, item)
 }
 
-// drain runs q's jobs in order and forgets the group (and any failure) once it is empty.
-func (g *groupRunner) drain(group string, q *groupQueue) {
+// drain runs q's items in order and forgets the group (and any failure) once it is empty.
+func (g *groupRunner[T]) drain(group string, q *groupQueue[T]) {
 	for {
 		g.mu.Lock()
-		if len(q.jobs) == 0 {
+		if len(q.items) == 0 {
 			delete(g.groups, group)
 			g.mu.Unlock()
 			return
 		}
-		j := q.jobs[0]
-		q.jobs = q.jobs[1:]
+		n := min(len(q.items), g.maxBatch)
+		batch := q.items[:n:n]
+		q.items = q.items[n:]
 		failed := q.failed
 		g.mu.Unlock()
 		if failed {
-			j.skip()
+			for _, it := range batch {
+				g.skip(it)
+			}
 			continue
 		}
-		if !j.run() {
+		if !g.run(batch) {
 			g.mu.Lock()
 			q.failed = true
 			g.mu.Unlock()

@@ -2,40 +2,42 @@ package worker
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
 
 func TestGroupRunnerOrderParallelismAndSkip(t *testing.T) {
-	g := newGroupRunner()
 	var mu sync.Mutex
 	order := map[string][]string{}
-	record := func(group, what string) {
+	record := func(item, what string) {
+		group := item[:1]
 		mu.Lock()
-		order[group] = append(order[group], what)
+		order[group] = append(order[group], what+" "+item[1:])
 		mu.Unlock()
 	}
 	release := make(chan struct{})
 	started := make(chan string, 2)
 	var wg sync.WaitGroup
-	add := func(group, id string, ok bool, block bool) {
-		wg.Add(1)
-		g.enqueue(group, func() bool {
-			defer wg.Done()
-			if block {
-				started <- group
-				<-release
-			}
-			record(group, "run "+id)
-			return ok
-		}, func() { defer wg.Done(); record(group, "skip "+id) })
-	}
-	// Both groups' first jobs block together: proof that groups run in parallel.
-	add("a", "1", true, true)
-	add("b", "1", true, true)
-	add("a", "2", false, false) // fails: the rest of a is skipped
-	add("a", "3", true, false)
-	add("b", "2", true, false)
+	// Items are "<group><id>[!][~]": "!" fails, "~" blocks until released.
+	g := newGroupRunner(1, func(batch []string) bool {
+		it := batch[0]
+		defer wg.Done()
+		if strings.HasSuffix(it, "~") {
+			started <- it
+			<-release
+			it = strings.TrimSuffix(it, "~")
+		}
+		record(strings.TrimSuffix(it, "!"), "run")
+		return !strings.HasSuffix(it, "!")
+	}, func(it string) { defer wg.Done(); record(it, "skip") })
+	add := func(group, item string) { wg.Add(1); g.enqueue(group, group+item) }
+	// Both groups' first items block together: proof that groups run in parallel.
+	add("a", "1~")
+	add("b", "1~")
+	add("a", "2!") // fails: the rest of a is skipped
+	add("a", "3")
+	add("b", "2")
 	<-started
 	<-started
 	close(release)
@@ -47,11 +49,40 @@ func TestGroupRunnerOrderParallelismAndSkip(t *testing.T) {
 		t.Errorf("group b: %s", got)
 	}
 	// Once a group has drained, its failure is forgotten.
-	wg.Add(1)
-	done := make(chan bool, 1)
-	g.enqueue("a", func() bool { defer wg.Done(); done <- true; return true }, func() { defer wg.Done(); done <- false })
+	add("a", "4")
 	wg.Wait()
-	if !<-done {
-		t.Error("a new message of a drained group was skipped: failure state leaked")
+	if got := order["a"][len(order["a"])-1]; got != "run 4" {
+		t.Errorf("a new item of a drained group: %q, failure state leaked", got)
+	}
+}
+
+func TestGroupRunnerBatchesWhatHasArrived(t *testing.T) {
+	release, holding := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var batches [][]int
+	var wg sync.WaitGroup
+	g := newGroupRunner(3, func(b []int) bool {
+		if b[0] == 0 {
+			close(holding)
+			<-release // hold the group while the rest arrives
+		}
+		mu.Lock()
+		batches = append(batches, append([]int(nil), b...))
+		mu.Unlock()
+		for range b {
+			wg.Done()
+		}
+		return true
+	}, func(int) { t.Error("nothing should be skipped") })
+	wg.Add(6)
+	g.enqueue("g", 0)
+	<-holding
+	for i := 1; i < 6; i++ {
+		g.enqueue("g", i)
+	}
+	close(release)
+	wg.Wait()
+	if got := fmt.Sprint(batches); got != "[[0] [1 2 3] [4 5]]" {
+		t.Errorf("batches %s, want [[0] [1 2 3] [4 5]] (in order, at most 3)", got)
 	}
 }

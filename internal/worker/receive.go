@@ -19,7 +19,7 @@ const maxBatch = 10 // SQS: ReceiveMessage and DeleteMessageBatch take at most 1
 
 // receiveLoop long-polls for as many messages as there are free slots, so a
 // backlog waits on the queue (where its receive count does not grow), not in flight.
-func (w *Worker) receiveLoop(ctx, hardCtx context.Context, id int) {
+func (w *Worker) receiveLoop(ctx context.Context, id int) {
 	backoff := retry.NewBackoff(200*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
 		if w.o.Circuit != nil {
@@ -31,6 +31,7 @@ func (w *Worker) receiveLoop(ctx, hardCtx context.Context, id int) {
 		if n == 0 {
 			return
 		}
+		began := time.Now()
 		out, err := w.o.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:            aws.String(w.o.QueueURL),
 			MaxNumberOfMessages: int32(n),
@@ -58,10 +59,20 @@ func (w *Worker) receiveLoop(ctx, hardCtx context.Context, id int) {
 		w.releaseSlots(n - len(out.Messages))
 		received := time.Now()
 		for _, m := range out.Messages {
-			w.dispatch(ctx, hardCtx, m, received)
+			w.dispatch(m, received)
+		}
+		if len(out.Messages) == 0 && received.Sub(began) < emptyReceiveFloor {
+			// An empty answer long before the long poll's end (a FIFO queue whose
+			// groups are all in flight, on some servers): pause, never spin.
+			if retry.Sleep(ctx, emptyReceiveFloor) != nil {
+				return
+			}
 		}
 	}
 }
+
+// emptyReceiveFloor is the least time a receiver spends on an empty receive.
+const emptyReceiveFloor = 100 * time.Millisecond
 
 // acquire waits for one free slot, then takes up to a batch's worth more without waiting.
 func (w *Worker) acquire(ctx context.Context) int {
@@ -89,7 +100,7 @@ func (w *Worker) releaseSlots(n int) {
 }
 
 // dispatch starts m now, or behind the earlier messages of its FIFO group.
-func (w *Worker) dispatch(ctx, hardCtx context.Context, m sqstypes.Message, received time.Time) {
+func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 	job := &job{
 		msg:      toMessage(m, w.o.QueueURL),
 		receipt:  aws.ToString(m.ReceiptHandle),
@@ -99,25 +110,61 @@ func (w *Worker) dispatch(ctx, hardCtx context.Context, m sqstypes.Message, rece
 	w.inflight.Add(1)
 	w.o.Metrics.inFlight(1)
 	if !w.isFIFO() {
-		go func() { w.process(hardCtx, job); w.finish() }()
+		go func() { w.process(job); w.finish() }()
 		return
 	}
 	// Real SQS never hands out two messages of one group at once, but messages of a
 	// group received together must still run one after another.
-	w.groups.enqueue(job.msg.GroupID, func() bool {
-		defer w.finish()
-		if ctx.Err() != nil { // shutting down: not started, give it back at once
-			job.hb.stop()
-			w.changeVisibility(job, 0, "shutdown before start")
-			return false
+	w.groups.enqueue(job.msg.GroupID, job)
+}
+
+// runGroupBatch runs messages of one FIFO group, in order, and reports whether
+// all of them are gone from the queue.
+func (w *Worker) runGroupBatch(batch []*job) bool {
+	defer func() {
+		for range batch {
+			w.finish()
 		}
-		return w.process(hardCtx, job)
-	}, func() {
-		// An earlier message of the group failed: keep order by giving this one back too.
-		defer w.finish()
-		job.hb.stop()
-		w.changeVisibility(job, 0, "earlier message of its FIFO group failed")
-	})
+	}()
+	if w.runCtx.Err() != nil { // shutting down: not started, give them back at once
+		for _, j := range batch {
+			w.giveBack(j, "shutdown before start")
+		}
+		return false
+	}
+	if len(batch) == 1 {
+		return w.process(batch[0])
+	}
+	// Batches of more than one exist only when the handler takes groups (New).
+	gh := w.o.Handler.(consumer.GroupHandler)
+	msgs := make([]consumer.Message, len(batch))
+	oldest := batch[0].received
+	for i, j := range batch {
+		msgs[i] = j.msg
+		if j.received.Before(oldest) {
+			oldest = j.received
+		}
+	}
+	hctx, cancel := context.WithDeadline(w.hardCtx, oldest.Add(w.o.MaxHold))
+	outs := gh.HandleGroup(hctx, msgs)
+	cancel()
+	all := true
+	for i, j := range batch {
+		all = w.settle(j, outs[i]) && all
+	}
+	return all
+}
+
+// releaseUnstarted gives back a FIFO message skipped because an earlier
+// message of its group failed; the group runner calls it once per message.
+func (w *Worker) releaseUnstarted(j *job) {
+	defer w.finish()
+	w.giveBack(j, "earlier message of its FIFO group failed")
+}
+
+func (w *Worker) giveBack(j *job, why string) {
+	j.hb.stop()
+	w.changeVisibility(j, 0, why)
 }
 
 func (w *Worker) finish() {
@@ -135,10 +182,15 @@ type job struct {
 
 // process runs the core on one message and carries out its outcome. It reports
 // whether the message is gone from the queue (FIFO groups stop at the first that is not).
-func (w *Worker) process(hardCtx context.Context, j *job) bool {
-	hctx, cancel := context.WithDeadline(hardCtx, j.received.Add(w.o.MaxHold))
+func (w *Worker) process(j *job) bool {
+	hctx, cancel := context.WithDeadline(w.hardCtx, j.received.Add(w.o.MaxHold))
 	out := w.o.Handler.Handle(hctx, j.msg)
 	cancel()
+	return w.settle(j, out)
+}
+
+// settle carries out an outcome: delete, or give back for out.Delay.
+func (w *Worker) settle(j *job, out consumer.Outcome) bool {
 	j.hb.stop() // before delete or release: no heartbeat on a dead receipt handle
 	if out.Kind.Deletes() {
 		w.deleter.delete(j.receipt, j.msg.ID)

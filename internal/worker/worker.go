@@ -47,6 +47,10 @@ type Options struct {
 	// queue's own at start.
 	VisibilityTimeout time.Duration
 	DeleteFlushEvery  time.Duration // 20ms: longest a delete waits for its batch to fill
+	// Coalesce hands the messages of a FIFO group that are here together to the
+	// handler in one HandleGroup call (when it implements consumer.GroupHandler),
+	// so it can merge their updates into one UpdateCase call.
+	Coalesce bool
 }
 
 // Worker runs the receive → handle → delete loop. Create with New, start with Run.
@@ -54,9 +58,12 @@ type Worker struct {
 	o        Options
 	slots    chan struct{} // one token per free in-flight slot
 	deleter  *deleter
-	groups   *groupRunner
+	groups   *groupRunner[*job]
 	ready    readiness
 	inflight sync.WaitGroup
+
+	// Set by Run before the first receive; the FIFO group runners read them.
+	runCtx, hardCtx context.Context
 }
 
 // New checks opts and fills in defaults.
@@ -78,7 +85,11 @@ func New(opts Options) (*Worker, error) {
 		w.slots <- struct{}{}
 	}
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
-	w.groups = newGroupRunner()
+	batch := 1
+	if _, ok := opts.Handler.(consumer.GroupHandler); ok && opts.Coalesce {
+		batch = opts.MaxInFlight
+	}
+	w.groups = newGroupRunner(batch, w.runGroupBatch, w.releaseUnstarted)
 	return w, nil
 }
 
@@ -109,13 +120,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	// hardCtx ends in-flight work when the grace period is over.
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
+	w.runCtx, w.hardCtx = ctx, hardCtx
 	deleterDone := make(chan struct{})
 	go func() { w.deleter.run(); close(deleterDone) }()
 
 	var receivers sync.WaitGroup
 	for i := range w.o.Receivers {
 		receivers.Add(1)
-		go func() { defer receivers.Done(); w.receiveLoop(ctx, hardCtx, i) }()
+		go func() { defer receivers.Done(); w.receiveLoop(ctx, i) }()
 	}
 	w.ready.set(true)
 	w.o.Logger.Info("worker started", zap.String("queue", w.o.QueueURL), zap.Int("maxInFlight", w.o.MaxInFlight),
