@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +21,7 @@ type Config struct {
 	DLQURL         string        // where DeadLetter outcomes are sent
 	DomainID       string        // default Cases domain for messages without domainId
 	MaxInFlight    int           // worker: messages held at once
-	Receivers      int           // worker: concurrent long polls
+	Receivers      int           // worker: concurrent long polls; 0 = in-flight ÷ 10, between 2 and 8
 	MaxConcurrency int           // Lambda: records handled at once
 	MaxReceives    int           // receive count at which RetryLater becomes retries-exhausted
 	MaxHold        time.Duration // worker: how long one message may be held in process
@@ -48,7 +47,6 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		MaxInFlight:    64,
-		Receivers:      defaultReceivers(),
 		MaxConcurrency: 10,
 		MaxReceives:    8,
 		MaxHold:        10 * time.Minute,
@@ -60,12 +58,6 @@ func Defaults() Config {
 		FieldCatalogRefresh: 5 * time.Minute,
 		PerformedByUserArn:  true,
 	}
-}
-
-func defaultReceivers() int {
-	// One long poll returns at most 10 messages; a few in parallel keep the pool fed
-	// while earlier messages are still being handled, without hammering SQS.
-	return min(max(2, runtime.NumCPU()), 8)
 }
 
 // setting ties one field to its environment variable and flag.
@@ -81,7 +73,7 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_DLQ_URL", "dlq-url", "dead-letter queue URL (required)", (*stringValue)(&c.DLQURL)},
 		{"CASEBRIDGE_DOMAIN_ID", "domain", "default Cases domain id for messages without domainId", (*stringValue)(&c.DomainID)},
 		{"CASEBRIDGE_MAX_IN_FLIGHT", "max-in-flight", "messages held in process at once (worker)", (*positiveInt)(&c.MaxInFlight)},
-		{"CASEBRIDGE_RECEIVERS", "receivers", "concurrent long polls (worker)", (*positiveInt)(&c.Receivers)},
+		{"CASEBRIDGE_RECEIVERS", "receivers", "concurrent long polls (worker); auto = in-flight ÷ 10, between 2 and 8", (*autoInt)(&c.Receivers)},
 		{"CASEBRIDGE_MAX_CONCURRENCY", "max-concurrency", "records of one Lambda batch handled at once", (*positiveInt)(&c.MaxConcurrency)},
 		{"CASEBRIDGE_MAX_RECEIVES", "max-receives", "receive count at which a retry becomes retries-exhausted", (*positiveInt)(&c.MaxReceives)},
 		{"CASEBRIDGE_MAX_HOLD", "max-hold", "longest a message is held in process while retrying (worker)", (*durationValue)(&c.MaxHold)},
@@ -167,6 +159,17 @@ func (v *positiveInt) Set(s string) error {
 	*v = positiveInt(n)
 	return nil
 }
+
+// autoInt is a positiveInt whose zero means "chosen from other settings".
+type autoInt int
+
+func (v *autoInt) String() string {
+	if *v == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(int(*v))
+}
+func (v *autoInt) Set(s string) error { return (*positiveInt)(v).Set(s) }
 
 type durationValue time.Duration
 

@@ -110,7 +110,7 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 	w.inflight.Add(1)
 	w.o.Metrics.inFlight(1)
 	if !w.isFIFO() {
-		go func() { w.process(job); w.finish() }()
+		w.jobs <- job // never blocks for long: a slot was taken for it, and there is a goroutine per slot
 		return
 	}
 	// Real SQS never hands out two messages of one group at once, but messages of a

@@ -39,7 +39,7 @@ type Options struct {
 	Metrics  *Metrics // optional
 
 	MaxInFlight   int           // 64
-	Receivers     int           // 2
+	Receivers     int           // MaxInFlight ÷ 10, between 2 and 8
 	MaxHold       time.Duration // 10m: a message's time budget from receipt
 	ShutdownGrace time.Duration // 25s
 	WaitTime      int32         // 20: long-poll seconds
@@ -64,6 +64,10 @@ type Worker struct {
 
 	// Set by Run before the first receive; the FIFO group runners read them.
 	runCtx, hardCtx context.Context
+	// jobs feeds the pool of MaxInFlight long-lived goroutines that handle
+	// standard-queue messages: a goroutine per message would grow a fresh stack
+	// through the SDK's deep call chain every time (a tenth of the CPU in profiles).
+	jobs chan *job
 }
 
 // New checks opts and fills in defaults.
@@ -75,12 +79,14 @@ func New(opts Options) (*Worker, error) {
 		opts.Logger = zap.NewNop()
 	}
 	setDefault(&opts.MaxInFlight, 64)
-	setDefault(&opts.Receivers, 2)
+	// One long poll brings at most 10 messages; enough polls in parallel keep
+	// every slot fed without waiting on each other's round trips.
+	setDefault(&opts.Receivers, min(max(opts.MaxInFlight/10, 2), 8))
 	setDefault(&opts.MaxHold, 10*time.Minute)
 	setDefault(&opts.ShutdownGrace, 25*time.Second)
 	setDefault(&opts.WaitTime, 20)
 	setDefault(&opts.DeleteFlushEvery, 20*time.Millisecond)
-	w := &Worker{o: opts, slots: make(chan struct{}, opts.MaxInFlight)}
+	w := &Worker{o: opts, slots: make(chan struct{}, opts.MaxInFlight), jobs: make(chan *job, opts.MaxInFlight)}
 	for range opts.MaxInFlight {
 		w.slots <- struct{}{}
 	}
@@ -123,6 +129,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.runCtx, w.hardCtx = ctx, hardCtx
 	deleterDone := make(chan struct{})
 	go func() { w.deleter.run(); close(deleterDone) }()
+	var pool sync.WaitGroup
+	for range w.o.MaxInFlight {
+		pool.Add(1)
+		go func() {
+			defer pool.Done()
+			for j := range w.jobs {
+				w.process(j)
+				w.finish()
+			}
+		}()
+	}
 
 	var receivers sync.WaitGroup
 	for i := range w.o.Receivers {
@@ -135,6 +152,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-ctx.Done()
 	w.ready.set(false)
 	receivers.Wait() // long polls are canceled with ctx: no new messages from here on
+	close(w.jobs)    // the pool finishes what it was given, then ends
 	w.o.Logger.Info("draining", zap.Duration("grace", w.o.ShutdownGrace))
 
 	finished := make(chan struct{})
@@ -148,6 +166,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		hardStop()
 		<-finished
 	}
+	pool.Wait()
 	w.deleter.close()
 	<-deleterDone
 	w.o.Logger.Info("worker stopped")
