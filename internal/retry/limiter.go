@@ -49,6 +49,15 @@ const (
 	estimateWindow = 2 * time.Second
 	minHoldoff     = 250 * time.Millisecond
 	successRing    = 64
+	// minMeasured successes make a measurement worth using (±3 %).
+	minMeasured = 32
+	// maxDrop bounds one decrease: with a bucket of one, a client below 2R
+	// still gets every second call through, so R is at least half our rate.
+	maxDrop = 0.5
+	// plateauMargin puts W just under the rate we were throttled at: with a
+	// small bucket the edge is soft (the network's jitter decides), and a
+	// plateau right on it is throttled every few seconds.
+	plateauMargin = 0.01
 )
 
 func (c LimiterConfig) withDefaults() LimiterConfig {
@@ -106,8 +115,12 @@ type Limiter struct {
 
 	w            float64       // rate at the last throttle
 	k            time.Duration // time to climb back to w
+	drop         float64       // the curve starts at (1-drop)·w
 	lastDecrease time.Time
 	holdUntil    time.Time // throttles before this belong to the last decrease
+
+	streak  int       // throttles in a row that came before the rate recovered
+	episode time.Time // first throttle of the current run of recent ones
 
 	succ  [successRing]time.Time
 	nSucc int
@@ -238,17 +251,20 @@ func (l *Limiter) rateLocked(now time.Time) float64 {
 	return r
 }
 
-// curve is the rate t after the last decrease: β·w at t=0, w at t=k (with a
-// flat approach), (2-β)·w at 2k, then doubling every second (every 2k when
+// curve is the rate t after the last decrease: (1-drop)·w at t=0, w at t=k
+// (with a flat approach), (2-β)·w at 2k, then doubling every second (every 2k when
 // that is shorter) — so an estimate of w that was far too low is left behind
 // within seconds.
 func (l *Limiter) curve(t time.Duration) float64 {
 	beta := l.cfg.Decrease
 	x := float64(t) / float64(l.k)
 	var r float64
-	if x <= 2 {
+	if x <= 1 {
 		y := 1 - x
-		r = l.w * (1 - (1-beta)*y*y*y)
+		r = l.w * (1 - l.drop*y*y*y)
+	} else if x <= 2 {
+		y := x - 1
+		r = l.w * (1 + (1-beta)*y*y*y)
 	} else {
 		// Past 2k no throttle has come for a long while: the quota has grown
 		// (a storm ended, a limit was raised), so double every second at most.
@@ -271,9 +287,20 @@ func (l *Limiter) OnSuccess() {
 	l.nSucc++
 }
 
-// OnThrottle reports a throttled call: the rate drops to β·W, W being the
-// rate we were throttled at, or the rate that actually succeeded when that
-// is clearly lower (slow-start overshoot, a quota that just shrank).
+// OnThrottle reports a throttled call. The rate we were throttled at, less
+// plateauMargin, becomes W, the level the curve climbs back to; the rate
+// drops below it by 1-β. When the throttles go on (in slow start, or again
+// before the rate got clearly above where the last decrease put it) that
+// decrease was not enough, and each further one drops twice as far (10 %,
+// 20 %, 40 %, at most maxDrop) but never below the success rate measured
+// over at least minMeasured calls, which the service did grant.
+//
+// Why not take W from the measured success rate, as an earlier version did:
+// at a small quota a couple of seconds hold ten calls, and with a bucket of
+// one a client just above R sees only about every second call succeed, so
+// the measurement said 3.8 calls/s against a quota of 5 and the curve then
+// sat on that plateau for 2k (20 s). The measurement now only bounds a drop.
+//
 // Throttles of calls made before the last decrease took effect are ignored.
 func (l *Limiter) OnThrottle() {
 	l.mu.Lock()
@@ -287,27 +314,38 @@ func (l *Limiter) OnThrottle() {
 	}
 	r := l.rateLocked(now)
 	beta := l.cfg.Decrease
-	w := r
-	// Trust the measurement only when even one more success would leave
-	// it clearly below r: at 5 calls/s a 2 s window holds ten successes,
-	// and one missing (the throttled call) must not pull w down.
-	// Normally w is the rate we were throttled at. But when throttles go on
-	// (in slow start, or within estimateWindow of the last decrease) we have
-	// been over the limit all along, so the successes of that window measure
-	// the limit itself: take that (with one success of slack against the
-	// noise of a few calls) when it is lower. It saves many small steps
-	// after a slow-start overshoot or when the quota shrinks.
-	sustained := l.slowStart || now.Sub(l.lastDecrease) < estimateWindow
-	since := l.lastDecrease // throttled again: we were over the limit since then
+	// Sustained: throttled again before the rate got clearly above where the
+	// last decrease put it. A throttle further up the climb is a new probe
+	// that found the limit, and starts over with the small drop.
+	sustained := l.slowStart ||
+		(now.Sub(l.lastDecrease) < estimateWindow && r <= (1-l.drop)*l.w*(2-beta))
+	if sustained && !l.slowStart {
+		l.streak++
+	} else {
+		l.streak = 0
+	}
+	w := r * (1 - plateauMargin)
+	drop := min(maxDrop, (1-beta)*float64(int(1)<<min(l.streak, 8)))
+	k := min(max(time.Duration(l.cfg.ProbeCalls/w*float64(time.Second)), l.cfg.MinProbe), l.cfg.MaxProbe)
+	// Throttles that keep coming within estimateWindow of each other make
+	// one episode, over the limit all along: measure over all of it.
+	recent := l.slowStart || now.Sub(l.lastDecrease) < estimateWindow
+	if !recent {
+		l.episode = now
+	}
+	since := l.episode
 	if l.slowStart {
 		since = l.started
+		k = l.cfg.MinProbe
 	}
-	if _, mHigh, ok := l.measuredLocked(now, since); ok && sustained && mHigh < r {
-		w = mHigh
-	}
-	k := min(max(time.Duration(l.cfg.ProbeCalls/w*float64(time.Second)), l.cfg.MinProbe), l.cfg.MaxProbe)
-	if l.slowStart {
-		// Slow start ends with a rough guess: get back to it and past it soon.
+	if m, n := l.measuredLocked(now, since); n >= minMeasured && recent && m < (1-drop)*w {
+		// Over the limit for a while and far above what was granted (a
+		// slow start that overshot while feedback was under way, a quota
+		// that shrank): start from the granted rate, a lower bound of R, and
+		// climb towards at most twice it (R is at least half our rate, see
+		// maxDrop), so the climb finds R within a second or two.
+		w = min(w, 2*m)
+		drop = 1 - m/w
 		k = l.cfg.MinProbe
 	}
 	if math.IsInf(w, 1) {
@@ -315,22 +353,21 @@ func (l *Limiter) OnThrottle() {
 	}
 	w = max(w, l.cfg.MinRate/beta)
 	l.slowStart = false
-	l.w, l.k = w, k
+	l.w, l.k, l.drop = w, k, drop
 	l.lastDecrease = now
 	l.holdUntil = now.Add(max(minHoldoff, time.Duration(2/(beta*w)*float64(time.Second))))
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
 
-// measuredLocked estimates the granted rate from the successes of the last
-// estimateWindow, or since since if that is more recent. high is
-// the same estimate with one success more, an upper bound for the noise.
-func (l *Limiter) measuredLocked(now, since time.Time) (m, high float64, ok bool) {
+// measuredLocked counts the successes n of the last estimateWindow, or since
+// since if that is more recent, and their rate m: a lower bound of what the
+// service grants (0 when n is 0).
+func (l *Limiter) measuredLocked(now, since time.Time) (m float64, n int) {
 	from := now.Add(-estimateWindow)
 	if since.After(from) {
 		from = since
 	}
-	n := 0
 	for i := 1; i <= min(l.nSucc, successRing); i++ {
 		if l.succ[(l.nSucc-i)%successRing].Before(from) {
 			break
@@ -343,9 +380,9 @@ func (l *Limiter) measuredLocked(now, since time.Time) (m, high float64, ok bool
 	}
 	span := now.Sub(from).Seconds()
 	if n == 0 || span <= 0 {
-		return 0, 0, false
+		return 0, 0
 	}
-	return float64(n) / span, float64(n+1) / span, true
+	return float64(n) / span, n
 }
 
 // Limit is the current rate in calls/s; +Inf when unlimited.
