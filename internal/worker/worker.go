@@ -86,8 +86,13 @@ func New(opts Options) (*Worker, error) {
 	setDefault(&opts.ShutdownGrace, 25*time.Second)
 	setDefault(&opts.WaitTime, 20)
 	setDefault(&opts.DeleteFlushEvery, 20*time.Millisecond)
-	w := &Worker{o: opts, slots: make(chan struct{}, opts.MaxInFlight), jobs: make(chan *job, opts.MaxInFlight)}
-	for range opts.MaxInFlight {
+	// A slot is a message held, handled or about to be. One receive's worth
+	// beyond MaxInFlight lets the next messages be here the moment a handler
+	// frees up, instead of a receive round trip later; they are the
+	// received-but-unstarted messages a shutdown gives back at once.
+	held := opts.MaxInFlight + prefetch
+	w := &Worker{o: opts, slots: make(chan struct{}, held), jobs: make(chan *job, held)}
+	for range held {
 		w.slots <- struct{}{}
 	}
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
@@ -98,6 +103,9 @@ func New(opts Options) (*Worker, error) {
 	w.groups = newGroupRunner(batch, w.runGroupBatch, w.releaseUnstarted)
 	return w, nil
 }
+
+// prefetch is how many messages may wait, received, for a free handler.
+const prefetch = maxBatch
 
 func setDefault[T comparable](p *T, v T) {
 	var zero T
@@ -135,7 +143,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		go func() {
 			defer pool.Done()
 			for j := range w.jobs {
-				w.process(j)
+				if ctx.Err() != nil { // shutting down: not started, give it back at once
+					w.giveBack(j, "shutdown before start")
+				} else {
+					w.process(j)
+				}
 				w.finish()
 			}
 		}()
