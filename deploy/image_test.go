@@ -16,7 +16,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/casebridge/casebridge/internal/imagebuild"
@@ -165,18 +164,7 @@ func extract(t *testing.T, img v1.Image) map[string]entry {
 
 func readLayoutImage(t *testing.T, dir string) v1.Image {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Manifests) != 1 {
-		t.Fatalf("layout holds %d manifests, want 1", len(m.Manifests))
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
+	img, err := imagebuild.ReadLayout(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testbed"
 )
@@ -117,7 +118,7 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 	t0 := time.Now()
 	deleted := 0
 	for time.Since(t0) < limit && deleted < n {
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+		if err := retry.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return res, err
 		}
 		if v, err := w.metric(ctx, e.http, "casebridge_deletes_total"); err == nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/casebridge/casebridge/internal/retry"
 )
 
 // ratePoint is one scrape of the worker's limiter; Limit is nil while no limit
@@ -78,7 +80,7 @@ func (e *env) throttled(ctx context.Context, r float64, burst int, warm, window 
 		}
 	})
 	measure := func() error {
-		if err := sleepCtx(ctx, warm); err != nil {
+		if err := retry.Sleep(ctx, warm); err != nil {
 			return err
 		}
 		c0, err := e.updates(ctx)
@@ -86,7 +88,7 @@ func (e *env) throttled(ctx context.Context, r float64, burst int, warm, window 
 			return err
 		}
 		t0 := time.Now()
-		if err := sleepCtx(ctx, window); err != nil {
+		if err := retry.Sleep(ctx, window); err != nil {
 			return err
 		}
 		c1, err := e.updates(ctx)
@@ -123,15 +125,4 @@ func (e *env) throttled(ctx context.Context, r float64, burst int, warm, window 
 	// Give a DLQ send in flight at shutdown time to land before counting.
 	res.deadLet, err = e.depth(ctx, dlq)
 	return res, err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -137,6 +137,22 @@ func WriteLayout(dir string, img v1.Image) (layout.Path, error) {
 	return p, nil
 }
 
+// ReadLayout reads back the one image an OCI layout written by WriteLayout holds.
+func ReadLayout(dir string) (v1.Image, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("imagebuild: layout: %w", err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("imagebuild: layout: %w", err)
+	}
+	if len(m.Manifests) != 1 {
+		return nil, fmt.Errorf("imagebuild: layout holds %d manifests, want 1", len(m.Manifests))
+	}
+	return idx.Image(m.Manifests[0].Digest)
+}
+
 type file struct {
 	src, dst string
 	mode     int64
