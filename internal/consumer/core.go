@@ -159,7 +159,7 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 		cl, ok := c.attempt(ctx, in)
 		if !ok {
 			// The shared limiter cannot give this message a slot within its budget.
-			return c.retryLater(ctx, out, stopped(ctx, cl), backoff)
+			return c.retryLater(out, stopped(ctx, cl), backoff)
 		}
 		out.Attempts++
 		cl = stopped(ctx, cl)
@@ -177,22 +177,21 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 			out.Kind, out.Reason, out.Delay = RetryLater, ReasonForbidden, c.o.ForbiddenDelay
 			return out
 		case retry.ClassCanceled:
-			return c.retryLater(ctx, out, cl, backoff)
+			return c.retryLater(out, cl, backoff)
 		case retry.ClassThrottle:
-			// The limiter already heard of it (attempt); back off below.
+			// The limiter already heard of it (call); back off below.
 		default: // transient
 			transient++
 			if transient >= c.o.MaxTransientAttempts {
-				return c.retryLater(ctx, out, cl, backoff)
+				return c.retryLater(out, cl, backoff)
 			}
 		}
-		wait, _ := backoff.Next()
-		wait = max(wait, cl.RetryAfter)
+		wait, _ := retry.NextDelay(backoff, cl) // never stops: bounded by the budget instead
 		if !c.fits(ctx, wait) {
-			return c.retryLater(ctx, out, cl, backoff)
+			return c.retryLater(out, cl, backoff)
 		}
 		if err := retry.Sleep(ctx, wait); err != nil {
-			return c.retryLater(ctx, out, stopped(ctx, cl), backoff)
+			return c.retryLater(out, stopped(ctx, cl), backoff)
 		}
 	}
 }
@@ -255,14 +254,14 @@ func (c *Core) fits(ctx context.Context, d time.Duration) bool {
 	return !ok || c.o.Now().Add(d).Before(dl)
 }
 
-func (c *Core) retryLater(ctx context.Context, out Outcome, cl retry.Classified, b goretry.Backoff) Outcome {
+func (c *Core) retryLater(out Outcome, cl retry.Classified, b goretry.Backoff) Outcome {
 	out.Kind = RetryLater
 	out.Reason = retryReason(cl.Class)
 	if cl.Err != nil {
 		out.Err = cl.Err
 	}
-	d, _ := b.Next()
-	out.Delay = max(d, cl.RetryAfter, c.o.MinRetryDelay)
+	d, _ := retry.NextDelay(b, cl)
+	out.Delay = max(d, c.o.MinRetryDelay)
 	return out
 }
 
