@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 )
 
@@ -127,5 +128,23 @@ func TestHeartbeatRenewsWithoutInflationAndStopsBeforeDelete(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.visibility) != n {
 		t.Errorf("%d heartbeats after stop", len(f.visibility)-n)
+	}
+}
+
+func TestWrongQueueFailsFastUnreachableRetries(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&sqstypes.QueueDoesNotExist{Message: aws.String("no such queue")}, true},
+		{&smithy.GenericAPIError{Code: "AWS.SimpleQueueService.NonExistentQueue"}, true},
+		{&smithy.GenericAPIError{Code: "AccessDenied"}, true},
+		{errors.New("dial tcp 127.0.0.1:1: connection refused"), false},
+		{&smithy.GenericAPIError{Code: "InternalError"}, false},
+	}
+	for _, tc := range tests {
+		if got := wrongQueue(tc.err); got != tc.want {
+			t.Errorf("wrongQueue(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

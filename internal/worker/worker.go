@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/consumer"
@@ -122,14 +123,26 @@ func (w *Worker) Ready() bool {
 
 // Run receives until ctx is canceled, then drains: in-flight messages get
 // ShutdownGrace to finish, deletes are flushed, unstarted messages are released.
-// It returns nil after a clean drain.
+// It returns nil after a clean drain. A Worker runs once.
 func (w *Worker) Run(ctx context.Context) error {
 	if w.o.VisibilityTimeout == 0 {
-		vt, err := w.queueVisibility(ctx)
-		if err != nil {
-			return err
+		// SQS may not answer yet (the worker started first): keep asking.
+		backoff := retry.NewBackoff(200*time.Millisecond, 10*time.Second)
+		for {
+			vt, err := w.queueVisibility(ctx)
+			if err == nil {
+				w.o.VisibilityTimeout = vt
+				break
+			}
+			if wrongQueue(err) {
+				return fmt.Errorf("CASEBRIDGE_QUEUE_URL: %w", err)
+			}
+			d, _ := backoff.Next()
+			w.o.Logger.Warn("cannot read the queue's attributes yet; retrying", zap.Duration("wait", d), zap.Error(err))
+			if retry.Sleep(ctx, d) != nil {
+				return fmt.Errorf("stopped before the queue answered: %w", err)
+			}
 		}
-		w.o.VisibilityTimeout = vt
 	}
 	// hardCtx ends in-flight work when the grace period is over.
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
@@ -183,6 +196,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-deleterDone
 	w.o.Logger.Info("worker stopped")
 	return nil
+}
+
+// wrongQueue tells a queue that is not there, or not ours to read, from SQS
+// being unreachable: retrying cannot fix the first.
+func wrongQueue(err error) bool {
+	var missing *sqstypes.QueueDoesNotExist
+	var api smithy.APIError
+	if errors.As(err, &missing) {
+		return true
+	}
+	if errors.As(err, &api) {
+		code := api.ErrorCode()
+		return strings.Contains(code, "NonExistentQueue") || strings.Contains(code, "AccessDenied")
+	}
+	return false
 }
 
 func (w *Worker) queueVisibility(ctx context.Context) (time.Duration, error) {
