@@ -236,7 +236,15 @@ func runHot(ctx context.Context, e *env, sz sizes) []Result {
 		if !fifo {
 			name, what = "8 hot cases (standard)", "standard queue"
 		}
-		h, err := e.hotCases(ctx, sz.hotN, sz.hotCases, r, sz.hotLimit, fifo)
+		limit := sz.hotLimit
+		if fifo {
+			// SQS locks a group while any of its messages is in flight and a
+			// receive returns at most 10, so one call can merge at most 10
+			// events of a case: FIFO cannot beat 10·R events/s. Give the run
+			// 1.5× that bound so it drains and the final values get checked.
+			limit = max(limit, time.Duration(1.5*float64(sz.hotN)/(10*r)*float64(time.Second)))
+		}
+		h, err := e.hotCases(ctx, sz.hotN, sz.hotCases, r, limit, fifo)
 		if err != nil {
 			out = append(out, failed(name, err))
 			continue
@@ -252,7 +260,9 @@ func runHot(ctx context.Context, e *env, sz sizes) []Result {
 			row.Note += "; no order on a standard queue, final values not compared"
 		}
 		if fifo {
-			row.Note += "; goaws hands out one message per FIFO group at a time, so nothing can merge here"
+			row.Note += fmt.Sprintf("; FIFO on fifosqs, SQS group semantics: at most 10 events of a case per call, so at most %d events/s", 10*r)
+		} else {
+			row.Note += "; standard queue on goaws"
 		}
 		out = append(out, row)
 	}

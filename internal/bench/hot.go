@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/casebridge/casebridge/internal/fifosqs"
 	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testbed"
@@ -55,34 +57,24 @@ func hotEvents(n, cases int) ([]sqstypes.SendMessageBatchRequestEntry, map[strin
 	return entries, want
 }
 
-// hotCases sends n events over cases cases to a FIFO queue (group = case id)
-// served by goaws behind sqsproxy, which keeps FIFO groups, and lets the
-// worker with CASEBRIDGE_COALESCE=on apply them against a simulator limited
-// to r calls/s, for at most limit.
+// hotCases sends n events over cases cases and lets the worker with
+// CASEBRIDGE_COALESCE=on apply them against a simulator limited to r calls/s,
+// for at most limit.
 //
-// With fifo false the same events go to a standard queue: goaws hands out a
-// FIFO group one message at a time (real SQS gives up to 10), so only there
-// can merging show against it. Order is not defined then, so final values
-// are not compared.
+// With fifo true the queue is a FIFO queue (group = case id) on fifosqs, which
+// hands out several messages of a group per receive and locks the group while
+// any is in flight, as SQS does; goaws gives one message per group and keeps a
+// single group lock, so merging could not show against it. With fifo false
+// the same events go to a standard queue on goaws behind sqsproxy; order is
+// not defined then, so final values are not compared.
 func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.Duration, fifo bool) (hotResult, error) {
 	res := hotResult{events: n}
-	suffix := ".fifo"
-	if !fifo {
-		suffix = ""
-	}
-	px, endpoint, err := sqsproxy.Start(e.goaws.Endpoint)
+	q, err := e.hotQueues(ctx, fifo)
 	if err != nil {
 		return res, err
 	}
-	defer px.Close()
-	url, err := e.queue(ctx, "hot"+suffix)
-	if err != nil {
-		return res, err
-	}
-	dlq, err := e.queue(ctx, "hot-dlq"+suffix)
-	if err != nil {
-		return res, err
-	}
+	defer q.close()
+	endpoint, url, dlq := q.endpoint, q.url, q.dlq
 	entries, want := hotEvents(n, cases)
 	if !fifo {
 		for i := range entries {
@@ -100,21 +92,18 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 	if err != nil {
 		return res, err
 	}
-	env := []string{"CASEBRIDGE_COALESCE=on"}
-	if !fifo {
-		// Merging needs several events per case waiting at once: with 100 hot
-		// cases that takes a wide in-flight window (held messages cost little
-		// memory). Not on FIFO: goaws then lets two messages of a group be in
-		// flight together (its one-lock-at-a-time quirk) and breaks their order.
-		env = append(env, "CASEBRIDGE_MAX_IN_FLIGHT=1000")
-	}
+	// Merging needs several events per case waiting at once: with 100 hot
+	// cases that takes a wide in-flight window (held messages cost little
+	// memory). On FIFO the server's group lock keeps each group in order.
+	env := []string{"CASEBRIDGE_COALESCE=on", "CASEBRIDGE_MAX_IN_FLIGHT=1000"}
 	w, err := e.startWorker(ctx, "hot", endpoint, url, dlq, env...)
 	if err != nil {
 		return res, err
 	}
 	defer w.stop(10 * time.Second)
-	// Progress is the worker's own delete count: goaws's message counts for a
-	// FIFO queue do not fall as messages are deleted.
+	// Progress is the worker's own delete count, the same measure on both
+	// servers (goaws's counts for a FIFO queue do not fall as messages are
+	// deleted).
 	t0 := time.Now()
 	deleted := 0
 	for time.Since(t0) < limit && deleted < n {
@@ -131,7 +120,7 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 	if c, err := e.updates(ctx); err == nil {
 		res.calls = c.minus(base).OK
 	}
-	if dl, err := e.depth(ctx, dlq); err != nil || dl != 0 {
+	if dl, err := q.depth(ctx, dlq); err != nil || dl != 0 {
 		return res, fmt.Errorf("%d events dead-lettered (%v); worker log: %s", dl, err, w.last(1500))
 	}
 	if !res.drained || !fifo {
@@ -147,4 +136,65 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 		}
 	}
 	return res, nil
+}
+
+// hotQueue is where one hot-case run's queue and DLQ live.
+type hotQueue struct {
+	endpoint, url, dlq string
+	client             *sqs.Client
+	close              func()
+}
+
+// hotQueues creates the run's queue and DLQ: FIFO ones on a fresh fifosqs,
+// standard ones on goaws behind sqsproxy.
+func (e *env) hotQueues(ctx context.Context, fifo bool) (*hotQueue, error) {
+	if !fifo {
+		px, endpoint, err := sqsproxy.Start(e.goaws.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		q := &hotQueue{endpoint: endpoint, client: e.sqs, close: func() { _ = px.Close() }}
+		if q.url, err = e.queue(ctx, "hot"); err == nil {
+			q.dlq, err = e.queue(ctx, "hot-dlq")
+		}
+		if err != nil {
+			q.close()
+			return nil, err
+		}
+		return q, nil
+	}
+	srv, endpoint, err := fifosqs.Start()
+	if err != nil {
+		return nil, err
+	}
+	q := &hotQueue{endpoint: endpoint, client: testbed.NewSQSClient(endpoint), close: func() { _ = srv.Close() }}
+	create := func(name string) (string, error) {
+		// 10 s as on goaws: the worker's heartbeat keeps longer work invisible.
+		out, err := q.client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name),
+			Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "10"}})
+		if err != nil {
+			return "", fmt.Errorf("create queue %s: %w", name, err)
+		}
+		return aws.ToString(out.QueueUrl), nil
+	}
+	if q.url, err = create("hot.fifo"); err == nil {
+		q.dlq, err = create("hot-dlq.fifo")
+	}
+	if err != nil {
+		q.close()
+		return nil, err
+	}
+	return q, nil
+}
+
+// depth returns the messages on a queue of q's server not deleted yet.
+func (q *hotQueue) depth(ctx context.Context, url string) (int, error) {
+	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	if err != nil {
+		return 0, fmt.Errorf("queue depth: %w", err)
+	}
+	vis, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	inv, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	return vis + inv, nil
 }
