@@ -413,3 +413,32 @@ func TestLongPollWakesOnSend(t *testing.T) {
 		t.Fatalf("long poll returned %d messages after %v", len(ms), time.Since(start))
 	}
 }
+
+// BenchmarkRoundTrip is one SendMessage, ReceiveMessage and DeleteMessage
+// through the SDK, comparable with sqsproxy's benchmark of the same name.
+func BenchmarkRoundTrip(b *testing.B) {
+	srv, endpoint, err := fifosqs.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	c := testbed.NewSQSClient(endpoint)
+	ctx := context.Background()
+	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("b.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("x"),
+			MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String(strconv.Itoa(i))}); err != nil {
+			b.Fatal(err)
+		}
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl})
+		if err != nil || len(out.Messages) != 1 {
+			b.Fatal(err, len(out.Messages))
+		}
+		if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: out.Messages[0].ReceiptHandle}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
