@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -194,7 +195,9 @@ func (s *Server) sendBatch(url string, entries []sendInput) (any, error) {
 	for _, e := range entries {
 		out, err := s.send(url, e)
 		if err != nil {
-			if ae, isAPI := err.(*apiError); isAPI && ae.code == "QueueDoesNotExist" {
+			// A missing queue fails the call, not its entries, as on SQS.
+			var ae *apiError
+			if errors.As(err, &ae) && ae.code == "QueueDoesNotExist" {
 				return nil, err
 			}
 			failed = append(failed, entryFailure(e.Id, err))

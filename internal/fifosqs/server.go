@@ -20,6 +20,7 @@ package fifosqs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -110,8 +111,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.call(r, strings.TrimPrefix(target, targetPrefix), body)
 	if err != nil {
-		ae, ok := err.(*apiError)
-		if !ok {
+		var ae *apiError
+		if !errors.As(err, &ae) {
 			ae = &apiError{status: http.StatusInternalServerError, code: "InternalError", msg: err.Error()}
 		}
 		writeError(w, ae)
@@ -291,8 +292,8 @@ func (s *Server) handleBatch(entries []batchHandle, do func(batchHandle) error) 
 }
 
 func entryFailure(id string, err error) batchFailure {
-	ae, ok := err.(*apiError)
-	if !ok {
+	var ae *apiError
+	if !errors.As(err, &ae) {
 		return batchFailure{Id: id, Code: "InternalError", Message: err.Error()}
 	}
 	return batchFailure{Id: id, Code: ae.code, Message: ae.msg, SenderFault: ae.status < 500}
