@@ -96,7 +96,11 @@ func (e *env) hotCases(ctx context.Context, n, cases int, r float64, limit time.
 	// cases that takes a wide in-flight window (held messages cost little
 	// memory). On FIFO the server's group lock keeps each group in order.
 	env := []string{"CASEBRIDGE_COALESCE=on", "CASEBRIDGE_MAX_IN_FLIGHT=1000"}
-	w, err := e.startWorker(ctx, "hot", endpoint, url, dlq, env...)
+	name := "hot-standard" // the log's name under --keep
+	if fifo {
+		name = "hot-fifo"
+	}
+	w, err := e.startWorker(ctx, name, endpoint, url, dlq, env...)
 	if err != nil {
 		return res, err
 	}
