@@ -224,3 +224,10 @@ func doubleOf(f types.FieldValue) (float64, bool) {
 	}
 	return v.Value, true
 }
+
+func doubleValue(v any) float64 {
+	if d, ok := v.(*types.FieldValueUnionMemberDoubleValue); ok {
+		return d.Value
+	}
+	return -1
+}
