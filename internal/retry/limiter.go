@@ -51,6 +51,8 @@ const (
 	successRing    = 64
 	// minMeasured successes make a measurement worth using (±3 %).
 	minMeasured = 32
+	// minMeasuredSlowStart is the same for a throttle that ends the slow start.
+	minMeasuredSlowStart = 4
 	// maxDrop bounds one decrease: with a bucket of one, a client below 2R
 	// still gets every second call through, so R is at least half our rate.
 	maxDrop = 0.5
@@ -338,7 +340,24 @@ func (l *Limiter) OnThrottle() {
 		since = l.started
 		k = l.cfg.MinProbe
 	}
-	if m, n := l.measuredLocked(now, since); n >= minMeasured && recent && m < (1-drop)*w {
+	// Before the first throttle every call went through, so in slow start the
+	// successes are the granted rate itself (the burst-1 bias above needs
+	// throttled calls mixed in): a few of them are enough to trust.
+	need := minMeasured
+	if l.slowStart {
+		need = minMeasuredSlowStart
+	}
+	if m, n := l.measuredLocked(now, since); l.slowStart && n >= need && m < w {
+		// Every call so far went through: their rate (one more, for the noise)
+		// is where the quota was found, a fair W to settle under and probe past.
+		w = min(w, m*float64(n+1)/float64(n))
+		k = l.cfg.MinProbe
+	} else if l.slowStart && n < need {
+		// Throttled almost at once (a quota below the slow start's first
+		// rate): too few calls to measure, so halve, as TCP leaves slow start.
+		w = w / 2
+		k = l.cfg.MinProbe
+	} else if n >= need && recent && m < (1-drop)*w {
 		// Over the limit for a while and far above what was granted (a
 		// slow start that overshot while feedback was under way, a quota
 		// that shrank): start from the granted rate, a lower bound of R, and

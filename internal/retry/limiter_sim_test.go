@@ -239,3 +239,26 @@ func TestLimiterFindsServerRate(t *testing.T) {
 		})
 	}
 }
+
+// TestLimiterWarmUpIsPolite: 64 callers with a backlog meet a quota the slow
+// start overshoots; the first 5 s must not be a throttle storm. (A version
+// that trusted only ≥ 32 successes took 40 throttles here at R = 5 and 20.)
+func TestLimiterWarmUpIsPolite(t *testing.T) {
+	for _, rate := range []float64{5, 20, 50} {
+		for _, seed := range []uint64{1, 2, 3} {
+			clk := newFakeClock()
+			lim := NewLimiter(LimiterConfig{Clock: clk})
+			r := simulate(lim, clk, simConfig{rate: rate, burst: 2, callers: 64, latency: 2 * time.Millisecond,
+				jitter: 3 * time.Millisecond, refill: 5 * time.Millisecond, runFor: 6 * time.Second, seed: seed},
+				[2]time.Duration{0, 5 * time.Second})
+			w := r.windows[0]
+			t.Logf("R=%v seed %d: first 5 s: %d ok, %d throttled", rate, seed, w.successes, w.throttles)
+			if w.throttles > 20 {
+				t.Errorf("R=%v seed %d: %d throttled calls in the first 5 s, want ≤ 20", rate, seed, w.throttles)
+			}
+			if g := float64(w.successes) / 5; g < 0.8*rate {
+				t.Errorf("R=%v seed %d: %.1f calls/s in the first 5 s, want ≥ 80%% of R", rate, seed, g)
+			}
+		}
+	}
+}
