@@ -11,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/schema"
 )
 
 // decoderOnly lists the rules JSON Schema cannot express. Corpus files named
@@ -30,22 +31,7 @@ const decoderOnlyPrefix = "decoder-only-"
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "schema", "contract-v1.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat() // occurredAt's date-time; publishers should turn it on too
-	const url = "contract-v1.schema.json"
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(url)
+	sch, err := schema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,12 @@ func (e *env) queue(ctx context.Context, name string) (string, error) {
 // depth returns the messages on a queue that are not deleted yet (visible and
 // in flight).
 func (e *env) depth(ctx context.Context, url string) (int, error) {
-	out, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+	return queueDepth(ctx, e.sqs, url)
+}
+
+// queueDepth is visible + in flight on url, as client's server counts them.
+func queueDepth(ctx context.Context, client *sqs.Client, url string) (int, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
 		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
 	if err != nil {
 		return 0, fmt.Errorf("queue depth: %w", err)

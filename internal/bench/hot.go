@@ -193,12 +193,5 @@ func (e *env) hotQueues(ctx context.Context, fifo bool) (*hotQueue, error) {
 
 // depth returns the messages on a queue of q's server not deleted yet.
 func (q *hotQueue) depth(ctx context.Context, url string) (int, error) {
-	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
-	if err != nil {
-		return 0, fmt.Errorf("queue depth: %w", err)
-	}
-	vis, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
-	inv, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
-	return vis + inv, nil
+	return queueDepth(ctx, q.client, url)
 }
