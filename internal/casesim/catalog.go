@@ -29,10 +29,7 @@ func (s *Server) createDomain(r *http.Request, body []byte) ([]byte, *apiError) 
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if in.Name == nil {
-		return nil, validationf("name: required")
-	}
-	if e := checkName("name", *in.Name); e != nil {
+	if e := requireName("name", in.Name); e != nil {
 		return nil, e
 	}
 	s.mu.Lock()
@@ -46,6 +43,14 @@ func (s *Server) createDomain(r *http.Request, body []byte) ([]byte, *apiError) 
 	d := newDomain(id, *in.Name, s.arn(id), time.Now())
 	s.domains[id] = d
 	return marshal(map[string]string{"domainArn": d.arn, "domainId": d.id, "domainStatus": string(types.DomainStatusActive)})
+}
+
+// requireName checks a required name member: present, and a valid name.
+func requireName(path string, name *string) *apiError {
+	if name == nil {
+		return validationf("%s: required", path)
+	}
+	return checkName(path, *name)
 }
 
 func validFieldType(t types.FieldType) bool {
@@ -66,10 +71,7 @@ func (s *Server) createField(r *http.Request, body []byte) ([]byte, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if in.Name == nil {
-		return nil, validationf("name: required")
-	}
-	if e := checkName("name", *in.Name); e != nil {
+	if e := requireName("name", in.Name); e != nil {
 		return nil, e
 	}
 	if !validFieldType(types.FieldType(in.Type)) {
@@ -326,10 +328,7 @@ func (s *Server) createTemplate(r *http.Request, body []byte) ([]byte, *apiError
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if in.Name == nil {
-		return nil, validationf("name: required")
-	}
-	if e := checkName("name", *in.Name); e != nil {
+	if e := requireName("name", in.Name); e != nil {
 		return nil, e
 	}
 	status := types.TemplateStatus(in.Status)
