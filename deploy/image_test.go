@@ -18,7 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/casebridge/casebridge/internal/imagebuild"
+	"github.com/casebridge/casebridge/internal/testkit/imagebuild"
 )
 
 // systemCABundle is the builder's CA bundle, as the Dockerfile's build stage

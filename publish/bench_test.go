@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // BenchmarkSendBatch measures publishing throughput against goaws (100

@@ -15,7 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 func receiveAll(t *testing.T, c *sqs.Client, url string, want int) []sqstypes.Message {

@@ -23,8 +23,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/casebridge/casebridge/internal/bench"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/bench"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 func main() {

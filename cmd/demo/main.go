@@ -25,7 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/casesim"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 func main() {

@@ -23,8 +23,8 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/sqsproxy"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 const (

@@ -15,7 +15,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/dlqtool"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // TestDLQCommand runs the three dlq subcommands on a DLQ holding messages in

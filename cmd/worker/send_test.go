@@ -16,7 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"github.com/casebridge/casebridge/internal/clients"
 	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // TestFieldCatalogIsWiredIn: with the catalog on, a value of the wrong type is

@@ -17,7 +17,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/retry"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // TestWithConsumerCore wires the catalog the way the worker does (the core's

@@ -16,7 +16,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 const (

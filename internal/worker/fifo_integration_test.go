@@ -13,10 +13,10 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/fifosqs"
+	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
 	"github.com/casebridge/casebridge/internal/mapper"
 	"github.com/casebridge/casebridge/internal/retry"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
 )
 

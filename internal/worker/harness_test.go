@@ -22,8 +22,8 @@ import (
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
 	"github.com/casebridge/casebridge/internal/retry"
-	"github.com/casebridge/casebridge/internal/sqsproxy"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
 )
 

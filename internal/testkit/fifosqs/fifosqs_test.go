@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/casebridge/casebridge/internal/fifosqs"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // start runs a server and creates one FIFO queue with the given visibility

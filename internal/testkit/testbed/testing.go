@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/casebridge/casebridge/internal/casesim"
-	"github.com/casebridge/casebridge/internal/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 )
 
 // StartGoawsT starts goaws for a test or benchmark and stops it in t.Cleanup.

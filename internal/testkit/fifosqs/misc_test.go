@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/casebridge/casebridge/internal/fifosqs"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 func TestErrors(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 type lambdaResult struct {

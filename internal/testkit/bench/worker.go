@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // workerProc is one run of the real cmd/worker binary.

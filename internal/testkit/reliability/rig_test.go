@@ -17,8 +17,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/casesim"
-	"github.com/casebridge/casebridge/internal/sqsproxy"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 const (

@@ -17,7 +17,7 @@ import (
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/lambdasqs"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // FuzzLambdaEvent: any invocation payload is decoded as the Lambda runtime

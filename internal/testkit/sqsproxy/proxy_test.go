@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/casebridge/casebridge/internal/sqsproxy"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // bed is goaws behind a proxy, with an SDK client pointed at the proxy.

@@ -23,7 +23,7 @@ import (
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/lambdasqs"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // Known bugs in code this package does not own. An entry makes its subtest

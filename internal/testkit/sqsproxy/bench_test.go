@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // BenchmarkRoundTrip measures one send + receive + delete, straight to goaws

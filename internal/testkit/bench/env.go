@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/casebridge/casebridge/internal/testbed"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
 // The demo domain everyone agrees on; the harness adds its own cases to it.
