@@ -3,6 +3,8 @@
 package app
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"math"
@@ -15,7 +17,6 @@ import (
 	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 )
 
 // Repeated access denials open the circuit, which pauses polling for the cooldown.
@@ -27,8 +28,8 @@ const (
 // Parts are what a transport needs besides the core.
 type Parts struct {
 	Core    *consumer.Core
-	Limiter *retry.Limiter // shared by every message of the process
-	Circuit *retry.Circuit
+	Limiter *quota.Limiter // shared by every message of the process
+	Circuit *quota.Circuit
 }
 
 // Options says how the binary wants its parts.
@@ -45,13 +46,13 @@ type Options struct {
 
 // Build assembles the core. The catalog's refresh loop runs until ctx ends.
 func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options) (Parts, error) {
-	lc := retry.LimiterConfig{Ceiling: cfg.RateLimit}
+	lc := quota.LimiterConfig{Ceiling: cfg.RateLimit}
 	if o.UnlimitedStart {
 		lc.InitialRate = math.Inf(1)
 	}
 	p := Parts{
-		Limiter: retry.NewLimiter(lc),
-		Circuit: retry.NewCircuit(circuitThreshold, circuitCooldown),
+		Limiter: quota.NewLimiter(lc),
+		Circuit: quota.NewCircuit(circuitThreshold, circuitCooldown),
 	}
 	var cases consumer.CasesAPI = cl.Cases
 	if cfg.FieldCatalog {

@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"sync"
@@ -10,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
-
-	"github.com/casebridge/casebridge/internal/retry"
 )
 
 // recordingCases records every call; a request carrying field "bad" is
@@ -64,7 +64,7 @@ func TestMergeInputsLaterValueWins(t *testing.T) {
 func coalescingCore(t *testing.T, cases CasesAPI, ceiling float64) *Core {
 	t.Helper()
 	core, err := New(Options{Cases: cases, DLQ: &fakeDLQ{}, DLQURL: "u", Coalesce: true,
-		Limiter:     retry.NewLimiter(retry.LimiterConfig{Ceiling: ceiling, InitialRate: ceiling}),
+		Limiter:     quota.NewLimiter(quota.LimiterConfig{Ceiling: ceiling, InitialRate: ceiling}),
 		BackoffBase: time.Millisecond, BackoffCap: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,8 +26,8 @@ type Options struct {
 	DLQURL string      // required
 
 	Mapper  *mapper.Mapper // nil → mapper.New(mapper.Config{})
-	Limiter *retry.Limiter // shared by every message of the process; nil → no limit
-	Circuit *retry.Circuit // access-denied circuit; nil → none
+	Limiter *quota.Limiter // shared by every message of the process; nil → no limit
+	Circuit *quota.Circuit // access-denied circuit; nil → none
 	Metrics Metrics        // nil → none
 	// PerformedBy is the deployment's policy for the publisher's audit claim;
 	// a message that breaks it is dead-lettered as forbidden.

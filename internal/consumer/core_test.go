@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/casebridge/casebridge/internal/retry"
 )
 
 // fakeCases answers UpdateCase from a script; after the script, the last entry repeats.
@@ -147,7 +147,7 @@ func TestOutcomesTable(t *testing.T) {
 func newTestCore(t *testing.T, cases CasesAPI, dlq QueueSender, dlqURL string) *Core {
 	t.Helper()
 	core, err := New(Options{Cases: cases, DLQ: dlq, DLQURL: dlqURL,
-		BackoffBase: time.Millisecond, BackoffCap: 50 * time.Millisecond, Circuit: retry.NewCircuit(3, time.Minute)})
+		BackoffBase: time.Millisecond, BackoffCap: 50 * time.Millisecond, Circuit: quota.NewCircuit(3, time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestFIFODeadLetterKeepsGroupAndDeduplicates(t *testing.T) {
 }
 
 func TestRepeatedDenialsOpenTheCircuit(t *testing.T) {
-	circuit := retry.NewCircuit(3, time.Minute)
+	circuit := quota.NewCircuit(3, time.Minute)
 	core, err := New(Options{Cases: &fakeCases{script: []error{errDenied}}, DLQ: &fakeDLQ{}, DLQURL: "u", Circuit: circuit})
 	if err != nil {
 		t.Fatal(err)

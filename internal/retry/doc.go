@@ -1,10 +1,9 @@
-// Package retry decides what to do after a failed Connect Cases call: it
-// classifies the error, produces full-jitter exponential backoff, paces every
-// call of the process through one adaptive rate limiter, and opens a circuit
-// when access is denied again and again.
+// Package retry decides what a failed Connect Cases call means and how long to
+// wait before the next try: it classifies the error (throttle, transient,
+// validation, not-found, forbidden, canceled) and produces full-jitter
+// exponential backoff that honours the server's Retry-After.
 //
-// The package holds policy only; it makes no calls itself. The consumer core
-// asks [Limiter.Wait] before each UpdateCase, reports the result to the
-// limiter and the [Circuit], and uses [Classify] and [NewBackoff] to choose
-// between retrying in process, RetryLater and the dead-letter queue.
+// It makes no calls and keeps no shared state. Whether the process may call
+// Cases now (the adaptive rate limiter, the access-denied circuit) is package
+// quota's decision.
 package retry

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"testing"
@@ -9,7 +11,6 @@ import (
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/worker"
 )
 
@@ -29,7 +30,7 @@ func TestCoalescingUnderATightQuota(t *testing.T) {
 			}
 			b.send(bodies)
 			core, err := consumer.New(consumer.Options{Cases: b.cases, DLQ: b.sqs, DLQURL: b.dlq, Coalesce: true,
-				Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: retry.NewLimiter(retry.LimiterConfig{})})
+				Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: quota.NewLimiter(quota.LimiterConfig{})})
 			if err != nil {
 				t.Fatal(err)
 			}

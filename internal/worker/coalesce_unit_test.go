@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"sync"
@@ -14,7 +16,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/retry"
 )
 
 // fifoSQS hands out its messages as real SQS does for one FIFO group: up to
@@ -80,7 +81,7 @@ func TestFIFOCoalescingMergesAGroupInOrder(t *testing.T) {
 	}
 	cases := &countingCases{}
 	core, err := consumer.New(consumer.Options{Cases: cases, DLQ: nopSender{}, DLQURL: "dlq.fifo", Coalesce: true,
-		Limiter: retry.NewLimiter(retry.LimiterConfig{Ceiling: 20, InitialRate: 20})})
+		Limiter: quota.NewLimiter(quota.LimiterConfig{Ceiling: 20, InitialRate: 20})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"testing"
@@ -14,7 +16,6 @@ import (
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
 )
@@ -41,7 +42,7 @@ func BenchmarkWorkerDrain(b *testing.B) {
 		}
 	}
 	core, err := consumer.New(consumer.Options{Cases: testbed.NewCasesClient(simURL), DLQ: c, DLQURL: dlq,
-		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: retry.NewLimiter(retry.LimiterConfig{}),
+		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: quota.NewLimiter(quota.LimiterConfig{}),
 		Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)

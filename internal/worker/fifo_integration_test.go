@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"testing"
@@ -13,9 +15,8 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
-	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
 )
@@ -56,7 +57,7 @@ func TestFIFOInterleavedGroupsOnAFaithfulServer(t *testing.T) {
 			}
 			core, err := consumer.New(consumer.Options{Cases: testbed.NewCasesClient(simURL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} }),
 				DLQ: c, DLQURL: urls["dlq.fifo"], Coalesce: coalesce,
-				Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: retry.NewLimiter(retry.LimiterConfig{})})
+				Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: quota.NewLimiter(quota.LimiterConfig{})})
 			if err != nil {
 				t.Fatal(err)
 			}

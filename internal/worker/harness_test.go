@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,7 +23,6 @@ import (
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
@@ -77,8 +78,8 @@ type workerOpts struct {
 	maxReceives int
 	maxInFlight int
 	grace       time.Duration
-	limiter     *retry.Limiter
-	circuit     *retry.Circuit
+	limiter     *quota.Limiter
+	circuit     *quota.Circuit
 }
 
 // start runs a worker in this process until the returned stop is called; stop

@@ -5,6 +5,8 @@
 package worker
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +37,7 @@ type Options struct {
 	SQS      SQSAPI           // required
 	QueueURL string           // required
 	Handler  consumer.Handler // required
-	Circuit  *retry.Circuit   // optional: polling pauses while it is open
+	Circuit  *quota.Circuit   // optional: polling pauses while it is open
 	Logger   *zap.Logger
 	Metrics  *Metrics // optional
 

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/internal/quota"
+
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +16,6 @@ import (
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
-	"github.com/casebridge/casebridge/internal/retry"
 	"github.com/casebridge/casebridge/internal/worker"
 )
 
@@ -44,7 +45,7 @@ func TestEveryMessageEndsInOnePlace(t *testing.T) {
 			consumer.ReasonValidation, consumer.ReasonValidation)
 	}
 	ids := b.send(bodies)
-	_, stop := b.start(workerOpts{limiter: retry.NewLimiter(retry.LimiterConfig{})})
+	_, stop := b.start(workerOpts{limiter: quota.NewLimiter(quota.LimiterConfig{})})
 
 	deadLetters := map[string]dead{}
 	eventually(t, 60*time.Second, "every message applied or dead-lettered", func() bool {
@@ -193,7 +194,7 @@ func TestAccessDeniedOpensCircuitAndKeepsMessages(t *testing.T) {
 		bodies = append(bodies, validBody(i, ""))
 	}
 	b.send(bodies)
-	circuit := retry.NewCircuit(3, time.Minute)
+	circuit := quota.NewCircuit(3, time.Minute)
 	w, stop := b.start(workerOpts{circuit: circuit})
 	eventually(t, 20*time.Second, "circuit open", circuit.Open)
 	srv := httptest.NewServer(w.HTTPHandler(nil))
@@ -283,7 +284,7 @@ func TestTightQuotaDoesNotBurnReceiveCounts(t *testing.T) {
 	}
 	b.send(bodies)
 	core, err := consumer.New(consumer.Options{Cases: b.cases, DLQ: b.sqs, DLQURL: b.dlq,
-		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: retry.NewLimiter(retry.LimiterConfig{})})
+		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: quota.NewLimiter(quota.LimiterConfig{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
-package retry
+package quota
 
 import (
+	"github.com/casebridge/casebridge/internal/retry"
+
 	"context"
 	"sync"
 	"time"
@@ -57,16 +59,16 @@ func NewCircuit(threshold int, cooldown time.Duration, opts ...CircuitOption) *C
 // throttle, validation, not-found) resets the count and closes the circuit.
 // Transient errors and cancellations say nothing about permissions and
 // change nothing.
-func (c *Circuit) Record(class Class) {
+func (c *Circuit) Record(class retry.Class) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch class {
-	case ClassForbidden:
+	case retry.ClassForbidden:
 		c.denials++
 		if c.open && c.probing || !c.open && c.denials >= c.threshold {
 			c.trip()
 		}
-	case "", ClassThrottle, ClassValidation, ClassNotFound:
+	case "", retry.ClassThrottle, retry.ClassValidation, retry.ClassNotFound:
 		c.denials = 0
 		if c.open {
 			c.open, c.probing = false, false

@@ -1,6 +1,8 @@
-package retry
+package quota
 
 import (
+	"github.com/casebridge/casebridge/internal/retry"
+
 	"context"
 	"testing"
 	"time"
@@ -9,15 +11,15 @@ import (
 func TestCircuitOpensAfterConsecutiveDenials(t *testing.T) {
 	tests := []struct {
 		name     string
-		records  []Class
+		records  []retry.Class
 		wantOpen bool
 	}{
-		{"below threshold", []Class{ClassForbidden, ClassForbidden}, false},
-		{"at threshold", []Class{ClassForbidden, ClassForbidden, ClassForbidden}, true},
-		{"success resets", []Class{ClassForbidden, ClassForbidden, "", ClassForbidden, ClassForbidden}, false},
-		{"throttle shows authorisation", []Class{ClassForbidden, ClassForbidden, ClassThrottle, ClassForbidden}, false},
-		{"transient says nothing", []Class{ClassForbidden, ClassTransient, ClassForbidden, ClassCanceled, ClassForbidden}, true},
-		{"success closes an open circuit", []Class{ClassForbidden, ClassForbidden, ClassForbidden, ""}, false},
+		{"below threshold", []retry.Class{retry.ClassForbidden, retry.ClassForbidden}, false},
+		{"at threshold", []retry.Class{retry.ClassForbidden, retry.ClassForbidden, retry.ClassForbidden}, true},
+		{"success resets", []retry.Class{retry.ClassForbidden, retry.ClassForbidden, "", retry.ClassForbidden, retry.ClassForbidden}, false},
+		{"throttle shows authorisation", []retry.Class{retry.ClassForbidden, retry.ClassForbidden, retry.ClassThrottle, retry.ClassForbidden}, false},
+		{"transient says nothing", []retry.Class{retry.ClassForbidden, retry.ClassTransient, retry.ClassForbidden, retry.ClassCanceled, retry.ClassForbidden}, true},
+		{"success closes an open circuit", []retry.Class{retry.ClassForbidden, retry.ClassForbidden, retry.ClassForbidden, ""}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,8 +55,8 @@ func TestCircuitCooldownAndHalfOpen(t *testing.T) {
 	if err := c.Wait(ctx); err != nil {
 		t.Fatalf("closed circuit: Wait = %v", err)
 	}
-	c.Record(ClassForbidden)
-	c.Record(ClassForbidden)
+	c.Record(retry.ClassForbidden)
+	c.Record(retry.ClassForbidden)
 	if !c.Open() {
 		t.Fatal("circuit did not open")
 	}
@@ -81,7 +83,7 @@ func TestCircuitCooldownAndHalfOpen(t *testing.T) {
 	default:
 	}
 	// The probe is denied again: open for another cooldown.
-	c.Record(ClassForbidden)
+	c.Record(retry.ClassForbidden)
 	if !c.Open() {
 		t.Fatal("a denied probe did not reopen the circuit")
 	}
@@ -99,7 +101,7 @@ func TestCircuitCooldownAndHalfOpen(t *testing.T) {
 func TestCircuitWaitHonoursContext(t *testing.T) {
 	clk := newFakeClock()
 	c := NewCircuit(1, time.Hour, WithCircuitClock(clk))
-	c.Record(ClassForbidden)
+	c.Record(retry.ClassForbidden)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := waitResult(t, ctx, c, clk)
 	cancel()
