@@ -9,7 +9,7 @@ import (
 )
 
 // TestPublishedBodiesMatchTheSchema checks that what the Go publisher sends
-// and what docs/tools.md shows non-Go publishers both pass the JSON Schema.
+// and what docs/publishing.md shows non-Go publishers both pass the JSON Schema.
 func TestPublishedBodiesMatchTheSchema(t *testing.T) {
 	sch, err := schema.Compile()
 	if err != nil {

@@ -5,5 +5,5 @@
 // bodies, and checks that every message ends in exactly one right place.
 //
 // Everything but the TCP fault proxy lives in _test.go files; see
-// docs/reliability.md for the guarantees and the test that proves each.
+// docs/testing.md for the guarantees and the test that proves each.
 package reliability

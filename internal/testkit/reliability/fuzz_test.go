@@ -28,7 +28,7 @@ import (
 //
 // Seeds (every corpus body as a record, odd events) run in every go test.
 // CI: go test -run '^$' -fuzz FuzzLambdaEvent -fuzztime 30s ./internal/reliability/
-// Longer: -fuzztime 30m (see docs/reliability.md).
+// Longer: -fuzztime 30m (see docs/testing.md).
 func FuzzLambdaEvent(f *testing.F) {
 	rec := func(id, body string) events.SQSMessage {
 		return events.SQSMessage{MessageId: id, ReceiptHandle: "rh-" + id, Body: body,

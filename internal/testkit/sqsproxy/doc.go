@@ -16,5 +16,5 @@
 //
 // It never alters a message body or message attributes (the SDK checks their
 // MD5s), and production code never knows it is there: it is just an endpoint.
-// See docs/testbed.md for what it cannot fix.
+// See docs/testing.md for what it cannot fix.
 package sqsproxy
