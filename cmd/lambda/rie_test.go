@@ -16,13 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/casebridge/casebridge/internal/casesim"
-	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
@@ -139,9 +140,9 @@ func good(i int) string {
 	return fmt.Sprintf(`{"caseId":%q,"fields":{"reason":"r-%d"}}`, caseID(i), i)
 }
 
-func (r *rig) dlqReasons() map[string]consumer.DeadLetterReason {
+func (r *rig) dlqReasons() map[string]contract.DeadLetterRecord {
 	r.t.Helper()
-	got := map[string]consumer.DeadLetterReason{}
+	got := map[string]contract.DeadLetterRecord{}
 	for {
 		out, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.dlq), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
 		if err != nil {
@@ -151,8 +152,8 @@ func (r *rig) dlqReasons() map[string]consumer.DeadLetterReason {
 			return got
 		}
 		for _, m := range out.Messages {
-			var d consumer.DeadLetterReason
-			_ = json.Unmarshal([]byte(aws.ToString(m.MessageAttributes[consumer.ErrorAttribute].StringValue)), &d)
+			var d contract.DeadLetterRecord
+			_ = json.Unmarshal([]byte(aws.ToString(m.MessageAttributes[contract.ErrorAttribute].StringValue)), &d)
 			if origin := aws.ToString(m.MessageAttributes["origin"].StringValue); !strings.HasPrefix(origin, "billing-") {
 				r.t.Errorf("DLQ copy lost the original attribute: %q", origin)
 			}
@@ -178,16 +179,19 @@ func TestLambdaMixedBatch(t *testing.T) {
 	for i := range 6 {
 		ev.Records = append(ev.Records, record(i, good(i)))
 	}
-	bad := []struct{ body, class string }{
-		{`{"caseId":"x","feilds":{}}`, consumer.ReasonInvalidMessage},
-		{`\u0000 not json`, consumer.ReasonInvalidMessage},
-		{`{"caseId":"7a1d6c3e-0000-4000-8000-0000000000ff","fields":{"reason":"x"}}`, consumer.ReasonNotFound},
-		{fmt.Sprintf(`{"caseId":%q,"fields":{"status":"reopened"}}`, caseID(1)), consumer.ReasonValidation},
+	bad := []struct {
+		body  string
+		class contract.Reason
+	}{
+		{`{"caseId":"x","feilds":{}}`, contract.ReasonInvalidMessage},
+		{`\u0000 not json`, contract.ReasonInvalidMessage},
+		{`{"caseId":"7a1d6c3e-0000-4000-8000-0000000000ff","fields":{"reason":"x"}}`, contract.ReasonNotFound},
+		{fmt.Sprintf(`{"caseId":%q,"fields":{"status":"reopened"}}`, caseID(1)), contract.ReasonValidation},
 	}
 	for k, b := range bad {
 		rec := record(100+k, b.body)
 		ev.Records = append(ev.Records, rec)
-		want[rec.MessageId] = b.class
+		want[rec.MessageId] = string(b.class)
 	}
 	resp := r.send(ev)
 	if len(resp.BatchItemFailures) != 0 {
@@ -198,7 +202,7 @@ func TestLambdaMixedBatch(t *testing.T) {
 	}
 	got := r.dlqReasons()
 	for id, class := range want {
-		if got[id].Class != class || got[id].SourceQueue != srcARN {
+		if string(got[id].Class) != class || got[id].SourceQueue != srcARN {
 			t.Errorf("%s on the DLQ as %+v, want class %s from %s", id, got[id], class, srcARN)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/dlqtool"
 )
 
@@ -104,7 +105,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		var last time.Time
 		rep, err := tool.Redrive(ctx, dlqtool.RedriveOptions{
-			Class: *reason, Code: *code, Limit: *limit, DryRun: *dryRun, Rate: *rate, To: *to,
+			Class: contract.Reason(*reason), Code: *code, Limit: *limit, DryRun: *dryRun, Rate: *rate, To: *to,
 			Progress: func(p dlqtool.Progress) {
 				if time.Since(last) >= time.Second {
 					last = time.Now()

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/dlqtool"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
@@ -27,7 +28,7 @@ func TestDLQCommand(t *testing.T) {
 	c := testbed.NewSQSClient(s.Endpoint)
 	src, dlq := s.Goaws.QueueURLT(t, "src"), s.Goaws.QueueURLT(t, "dlq")
 	ctx := context.Background()
-	for i, r := range []consumer.DeadLetterReason{
+	for i, r := range []contract.DeadLetterRecord{
 		{Class: "not-found", Code: "ResourceNotFoundException"},
 		{Class: "not-found", Code: "ResourceNotFoundException"},
 		{Class: "invalid-message"},
@@ -38,7 +39,7 @@ func TestDLQCommand(t *testing.T) {
 			QueueUrl:    aws.String(dlq),
 			MessageBody: aws.String(`{"domainId":"` + toolsDomain + `","caseId":"` + toolsCase + `","fields":{"status":"secret-` + strconv.Itoa(i) + `"}}`),
 			MessageAttributes: map[string]sqstypes.MessageAttributeValue{
-				consumer.ErrorAttribute: {DataType: aws.String("String"), StringValue: aws.String(string(reason))},
+				contract.ErrorAttribute: {DataType: aws.String("String"), StringValue: aws.String(string(reason))},
 			},
 		})
 		if err != nil {

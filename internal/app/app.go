@@ -3,8 +3,6 @@
 package app
 
 import (
-	"github.com/casebridge/casebridge/internal/quota"
-
 	"context"
 	"fmt"
 	"math"
@@ -17,6 +15,7 @@ import (
 	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/quota"
 )
 
 // Repeated access denials open the circuit, which pauses polling for the cooldown.
@@ -54,7 +53,7 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 		Limiter: quota.NewLimiter(lc),
 		Circuit: quota.NewCircuit(circuitThreshold, circuitCooldown),
 	}
-	var cases consumer.CasesAPI = cl.Cases
+	var resolver consumer.Resolver
 	if cfg.FieldCatalog {
 		var domains []string
 		if cfg.DomainID != "" {
@@ -67,7 +66,7 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 			}
 		}
 		go cat.Run(ctx)
-		cases = cat.Wrap(cl.Cases)
+		resolver = cat
 	}
 	policy, err := consumer.ParsePerformedBy(cfg.PerformedByAllow, !cfg.PerformedByUserArn, cfg.PerformedByDefault)
 	if err != nil {
@@ -75,7 +74,8 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 	}
 	core, err := consumer.New(consumer.Options{
 		PerformedBy: policy,
-		Cases:       cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		Cases:       cl.Cases, DLQ: cl.SQS, DLQURL: cfg.DLQURL,
+		Resolver:    resolver,
 		Mapper:      mapper.New(mapper.Config{DefaultDomainID: cfg.DomainID, MaxBodyBytes: cfg.MaxBodyBytes}),
 		Limiter:     p.Limiter,
 		Circuit:     p.Circuit,

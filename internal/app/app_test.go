@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/casebridge/casebridge/contract"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestFieldCatalogIsWiredIn(t *testing.T) {
 		out := parts.Core.Handle(ctx, msg)
 		cancel()
 		calls := sim.Stats()["UpdateCase"]
-		if out.Kind != consumer.DeadLettered || out.Reason != consumer.ReasonValidation {
+		if out.Kind != consumer.DeadLettered || out.Reason != contract.ReasonValidation {
 			t.Errorf("catalog %v: outcome %v/%s (%v), want dead-lettered validation", catalogOn, out.Kind, out.Reason, out.Err)
 		}
 		if got := calls[400]; catalogOn && got != 0 || !catalogOn && got != 1 {

@@ -8,44 +8,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 )
 
-// Updater is the call the catalog decorates; consumer.CasesAPI has the
-// same method, so a *Cases can be given to the consumer core as is.
-type Updater interface {
-	UpdateCase(ctx context.Context, in *connectcases.UpdateCaseInput, optFns ...func(*connectcases.Options)) (*connectcases.UpdateCaseOutput, error)
-}
-
-// Cases is an Updater that resolves names and checks values with the
-// catalog before it hands the request to the next Updater.
-type Cases struct {
-	next Updater
-	cat  *Catalog
-}
-
-// Wrap returns next decorated with the catalog.
-func (c *Catalog) Wrap(next Updater) *Cases { return &Cases{next: next, cat: c} }
-
-// UpdateCase resolves and checks in, then calls the next Updater with the
-// resolved request. A message the catalog refuses comes back as a
-// *types.ValidationException (so the consumer dead-letters it as
-// validation) without an API call; failing to load the catalog returns
-// the load's error, which the consumer classifies like any API error.
-func (c *Cases) UpdateCase(ctx context.Context, in *connectcases.UpdateCaseInput, optFns ...func(*connectcases.Options)) (*connectcases.UpdateCaseOutput, error) {
-	resolved, err := c.cat.Resolve(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return c.next.UpdateCase(ctx, resolved, optFns...)
-}
-
 // Resolve returns a copy of in whose field ids are the catalog's ids and
 // whose values have the member their field type takes: a Number from a
 // numeric string, a Boolean from "true"/"false", a User from an ARN string.
-// in itself is not changed.
+// in itself is not changed. A request the catalog refuses comes back as a
+// *contract.RejectionError (the consumer dead-letters it as validation
+// without spending quota); failing to load the catalog returns the load's
+// error.
 func (c *Catalog) Resolve(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
 	domainID := aws.ToString(in.DomainId)
 	d, err := c.Domain(ctx, domainID)
@@ -60,25 +36,26 @@ func (c *Catalog) Resolve(ctx context.Context, in *connectcases.UpdateCaseInput)
 		}
 		out, err = resolve(d, in)
 	}
-	if err != nil {
-		return nil, &types.ValidationException{Message: aws.String("field catalog: " + err.Error())}
+	var rej *rejection
+	if errors.As(err, &rej) {
+		return nil, &contract.RejectionError{Path: rej.path, Rule: rej.rule + " (field catalog)"}
 	}
-	return out, nil
+	return out, err
 }
 
 // rejection is a message the catalog refuses; unknown marks the kind a
 // refresh might cure. Its text names paths, ids and types, never a value.
 type rejection struct {
-	text    string
-	unknown bool
+	path, rule string
+	unknown    bool
 }
 
-func (r *rejection) Error() string { return r.text }
+func (r *rejection) Error() string { return r.path + ": " + r.rule }
 
 func (r *rejection) Is(target error) bool { return r.unknown && target == errUnknown }
 
 func reject(unknown bool, format string, args ...any) *rejection {
-	return &rejection{text: fmt.Sprintf(format, args...), unknown: unknown}
+	return &rejection{rule: fmt.Sprintf(format, args...), unknown: unknown}
 }
 
 func resolve(d *Domain, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
@@ -89,15 +66,19 @@ func resolve(d *Domain, in *connectcases.UpdateCaseInput) (*connectcases.UpdateC
 		key := aws.ToString(fv.Id)
 		f, ok := d.Lookup(key)
 		if !ok {
-			return nil, reject(true, "fields[%d].id: no field with id or name %q in domain %s", i, key, d.ID)
+			rej := reject(true, "no field with id or name %q in domain %s", key, d.ID)
+			rej.path = fmt.Sprintf("fields[%d].id", i)
+			return nil, rej
 		}
 		if j, dup := seen[f.ID]; dup {
-			return nil, reject(false, "fields[%d].id: %q is field %s, which fields[%d] already sets", i, key, f.ID, j)
+			rej := reject(false, "%q is field %s, which fields[%d] already sets", key, f.ID, j)
+			rej.path = fmt.Sprintf("fields[%d].id", i)
+			return nil, rej
 		}
 		seen[f.ID] = i
 		v, rej := convert(f, fv.Value)
 		if rej != nil {
-			rej.text = fmt.Sprintf("fields[%d].value: %s", i, rej.text)
+			rej.path = fmt.Sprintf("fields[%d].value", i)
 			return nil, rej
 		}
 		out.Fields[i] = types.FieldValue{Id: aws.String(f.ID), Value: v}

@@ -3,7 +3,10 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/casebridge/casebridge/contract"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -27,7 +30,7 @@ func TestWithConsumerCore(t *testing.T) {
 		t.Fatal(err)
 	}
 	core, err := consumer.New(consumer.Options{
-		Cases: cat.Wrap(s.client), DLQ: sqsClient, DLQURL: dlq,
+		Cases: s.client, Resolver: cat, DLQ: sqsClient, DLQURL: dlq,
 		Mapper: mapper.New(mapper.Config{DefaultDomainID: dom}),
 	})
 	if err != nil {
@@ -44,18 +47,18 @@ func TestWithConsumerCore(t *testing.T) {
 
 	calls := s.count("UpdateCase")
 	out = core.Handle(ctx, consumer.Message{ID: "m2", Body: `{"caseId":"case-1","fields":{"Priority":"high"}}`, SourceQueue: "src"})
-	if out.Kind != consumer.DeadLettered || out.Reason != consumer.ReasonValidation || s.count("UpdateCase") != calls {
+	if out.Kind != consumer.DeadLettered || out.Reason != contract.ReasonValidation || s.count("UpdateCase") != calls {
 		t.Fatalf("bad value: %v %s, UpdateCase calls %d → %d", out.Kind, out.Reason, calls, s.count("UpdateCase"))
 	}
 	got, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), MessageAttributeNames: []string{"All"}, WaitTimeSeconds: 1})
 	if err != nil || len(got.Messages) != 1 {
 		t.Fatalf("DLQ: %+v, %v", got, err)
 	}
-	var reason consumer.DeadLetterReason
-	if err := json.Unmarshal([]byte(aws.ToString(got.Messages[0].MessageAttributes[consumer.ErrorAttribute].StringValue)), &reason); err != nil {
+	var reason contract.DeadLetterRecord
+	if err := json.Unmarshal([]byte(aws.ToString(got.Messages[0].MessageAttributes[contract.ErrorAttribute].StringValue)), &reason); err != nil {
 		t.Fatal(err)
 	}
-	if reason.Class != "validation" || reason.Code != "ValidationException" {
+	if reason.Class != contract.ReasonValidation || reason.Code != "" || !strings.Contains(reason.Message, "field catalog") {
 		t.Errorf("reason = %+v", reason)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
@@ -92,7 +94,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		v := verdict{File: file, OK: true}
 		mapped, err := m.Map(body)
 		if err != nil {
-			v.OK, v.Reason, v.Error = false, "invalid-message", err.Error()
+			v.OK, v.Reason, v.Error = false, contract.ReasonInvalidMessage, err.Error()
 			if code == ExitAccepted {
 				code = ExitRejected
 			}
@@ -120,11 +122,11 @@ func read(file string, stdin io.Reader) ([]byte, error) {
 }
 
 type verdict struct {
-	File    string   `json:"file"`
-	OK      bool     `json:"ok"`
-	Request *request `json:"request,omitempty"`
-	Reason  string   `json:"reason,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	File    string          `json:"file"`
+	OK      bool            `json:"ok"`
+	Request *request        `json:"request,omitempty"`
+	Reason  contract.Reason `json:"reason,omitempty"`
+	Error   string          `json:"error,omitempty"`
 }
 
 // request is UpdateCaseInput in the API's own JSON shape.

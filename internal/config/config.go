@@ -43,14 +43,24 @@ type Config struct {
 	PerformedByDefault string
 }
 
+// The documented defaults that the worker, the core and the Lambda handler
+// also give their options' zero values, so a default is written once.
+const (
+	DefaultMaxInFlight    = 64
+	DefaultMaxConcurrency = 10
+	DefaultMaxReceives    = 8
+	DefaultMaxHold        = 10 * time.Minute
+	DefaultShutdownGrace  = 25 * time.Second
+)
+
 // Defaults returns the documented defaults.
 func Defaults() Config {
 	return Config{
-		MaxInFlight:    64,
-		MaxConcurrency: 10,
-		MaxReceives:    8,
-		MaxHold:        10 * time.Minute,
-		ShutdownGrace:  25 * time.Second,
+		MaxInFlight:    DefaultMaxInFlight,
+		MaxConcurrency: DefaultMaxConcurrency,
+		MaxReceives:    DefaultMaxReceives,
+		MaxHold:        DefaultMaxHold,
+		ShutdownGrace:  DefaultShutdownGrace,
 		HTTPAddr:       ":8080",
 		LogLevel:       zapcore.InfoLevel,
 		MaxBodyBytes:   1 << 20,

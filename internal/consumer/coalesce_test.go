@@ -161,7 +161,7 @@ func TestHandleGroupMergesInOrder(t *testing.T) {
 			for i, b := range tc.bodies {
 				msgs = append(msgs, Message{ID: fmt.Sprint(i), Body: b})
 			}
-			outs := core.HandleGroup(context.Background(), msgs)
+			outs := core.HandleGroup(context.Background(), &Group{}, msgs)
 			for i, o := range outs {
 				if o.Kind != tc.wantKinds[i] {
 					t.Errorf("message %d: %v/%s, want %v", i, o.Kind, o.Reason, tc.wantKinds[i])

@@ -1,6 +1,6 @@
 // Package consumer is casebridge's one core: it turns one SQS message into exactly
 // one outcome (applied, left on the queue for later, or dead-lettered with a reason),
-// following the blueprint's error policy. Transports (the Lambda handler, the
+// following casebridge's error policy (docs/architecture.md). Transports (the Lambda handler, the
 // worker's long-poll loop) adapt their messages to Message and carry out the Outcome;
 // they never decide policy, and this package knows nothing about either of them.
 package consumer
@@ -8,6 +8,8 @@ package consumer
 import (
 	"context"
 	"time"
+
+	"github.com/casebridge/casebridge/contract"
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -63,36 +65,27 @@ func (k Kind) String() string {
 // Deletes reports whether the transport should delete the original message.
 func (k Kind) Deletes() bool { return k == Done || k == DeadLettered }
 
-// Reasons carried by outcomes. The DeadLettered ones are also the `class` of the
-// casebridge-error attribute on the DLQ.
-const (
-	ReasonApplied          = "applied"
-	ReasonInvalidMessage   = "invalid-message"
-	ReasonValidation       = "validation"
-	ReasonNotFound         = "not-found"
-	ReasonRetriesExhausted = "retries-exhausted"
-	ReasonThrottled        = "throttle"
-	ReasonTransient        = "transient"
-	ReasonForbidden        = "forbidden"
-	ReasonCanceled         = "canceled"
-	ReasonDLQSendFailed    = "dlq-send-failed"
-	ReasonDLQUnformable    = "dlq-unformable" // released for the queue's native redrive
-)
-
 // Outcome is the core's verdict on one message.
 type Outcome struct {
 	Kind     Kind
-	Reason   string        // one of the Reason constants
-	Delay    time.Duration // RetryLater: how long the message should stay invisible (never 0)
-	Err      error         // the last error, if any
-	Code     string        // the API's error code, if any
-	Attempts int           // UpdateCase calls made
+	Reason   contract.Reason // why it was not applied; empty for Done
+	Delay    time.Duration   // RetryLater: how long the message should stay invisible (never 0)
+	Err      error           // the last error, if any
+	Code     string          // the API's error code, if any
+	Attempts int             // UpdateCase calls made
 	CaseID   string
 	DomainID string
+	EventID  string // the publisher's eventId, if any
 	Duration time.Duration
 }
 
 // Handler is what transports depend on.
 type Handler interface {
+	// Handle decides one message of a standard queue.
 	Handle(ctx context.Context, m Message) Outcome
+	// HandleGroup decides consecutive messages of one FIFO message group, in
+	// order, one outcome per message. g carries the group's state from one
+	// call to the next: the transport keeps one Group per group id for as long
+	// as messages of that group are in its hands.
+	HandleGroup(ctx context.Context, g *Group, msgs []Message) []Outcome
 }

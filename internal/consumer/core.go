@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"cmp"
+
 	"github.com/casebridge/casebridge/internal/quota"
 
 	"context"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/mapper"
 	"github.com/casebridge/casebridge/internal/retry"
 )
@@ -25,10 +28,15 @@ type Options struct {
 	DLQ    QueueSender // required
 	DLQURL string      // required
 
-	Mapper  *mapper.Mapper // nil → mapper.New(mapper.Config{})
-	Limiter *quota.Limiter // shared by every message of the process; nil → no limit
-	Circuit *quota.Circuit // access-denied circuit; nil → none
-	Metrics Metrics        // nil → none
+	Mapper *mapper.Mapper // nil → mapper.New(mapper.Config{})
+	// Resolver, if set, prepares each mapped request before it waits for the
+	// rate limit (the field catalog: names to ids, values to their field's
+	// type). A *contract.RejectionError from it dead-letters the message as
+	// validation without spending quota.
+	Resolver Resolver
+	Limiter  *quota.Limiter // shared by every message of the process; nil → no limit
+	Circuit  *quota.Circuit // access-denied circuit; nil → none
+	Metrics  Metrics        // nil → none
 	// PerformedBy is the deployment's policy for the publisher's audit claim;
 	// a message that breaks it is dead-lettered as forbidden.
 	PerformedBy PerformedByPolicy
@@ -38,7 +46,7 @@ type Options struct {
 	// wait for the limiter at the same time into one UpdateCase call.
 	Coalesce bool
 
-	MaxReceives          int           // 8: RetryLater at this receive count becomes retries-exhausted
+	MaxReceives          int           // config.DefaultMaxReceives: RetryLater at this receive count becomes retries-exhausted
 	MaxTransientAttempts int           // 3: in-process tries for transient errors before RetryLater
 	AttemptTimeout       time.Duration // 10s: one UpdateCase call
 	BackoffBase          time.Duration // 100ms: first retry delay (full jitter)
@@ -68,13 +76,13 @@ func New(opts Options) (*Core, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	setDefault(&opts.MaxReceives, 8)
-	setDefault(&opts.MaxTransientAttempts, 3)
-	setDefault(&opts.AttemptTimeout, 10*time.Second)
-	setDefault(&opts.BackoffBase, 100*time.Millisecond)
-	setDefault(&opts.BackoffCap, 5*time.Second)
-	setDefault(&opts.MinRetryDelay, time.Second)
-	setDefault(&opts.ForbiddenDelay, 30*time.Second)
+	opts.MaxReceives = cmp.Or(opts.MaxReceives, config.DefaultMaxReceives)
+	opts.MaxTransientAttempts = cmp.Or(opts.MaxTransientAttempts, 3)
+	opts.AttemptTimeout = cmp.Or(opts.AttemptTimeout, 10*time.Second)
+	opts.BackoffBase = cmp.Or(opts.BackoffBase, 100*time.Millisecond)
+	opts.BackoffCap = cmp.Or(opts.BackoffCap, 5*time.Second)
+	opts.MinRetryDelay = cmp.Or(opts.MinRetryDelay, time.Second)
+	opts.ForbiddenDelay = cmp.Or(opts.ForbiddenDelay, 30*time.Second)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -83,13 +91,6 @@ func New(opts Options) (*Core, error) {
 		c.co = newCoalescer()
 	}
 	return c, nil
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // Handle decides one message's fate. ctx's deadline is the message's time budget
@@ -105,45 +106,78 @@ func (c *Core) Handle(ctx context.Context, m Message) Outcome {
 }
 
 func (c *Core) handle(ctx context.Context, m Message) Outcome {
-	in, early := c.prepare(ctx, m)
+	req, early := c.prepare(ctx, m)
 	if early != nil {
 		return *early
 	}
-	return c.settle(ctx, m, in, c.apply(ctx, in))
+	return c.settle(ctx, m, req, c.apply(ctx, req.in))
 }
 
-// prepare maps m and applies the performedBy policy. When m ends there
-// (dead-lettered, or kept because the DLQ send failed) it returns that outcome.
-func (c *Core) prepare(ctx context.Context, m Message) (*connectcases.UpdateCaseInput, *Outcome) {
+// Resolver prepares a mapped request for the call (see Options.Resolver).
+type Resolver interface {
+	Resolve(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error)
+}
+
+// request is a message made ready for UpdateCase.
+type request struct {
+	in      *connectcases.UpdateCaseInput
+	eventID string
+}
+
+// prepare maps m, applies the performedBy policy and the resolver. When m
+// ends there (dead-lettered, or kept on the queue) it returns that outcome;
+// no quota has been spent on it.
+func (c *Core) prepare(ctx context.Context, m Message) (request, *Outcome) {
 	mapped, err := c.o.Mapper.Map([]byte(m.Body))
 	if err != nil {
-		out := c.deadLetter(ctx, m, Outcome{Reason: ReasonInvalidMessage, Err: err})
-		return nil, &out
+		out := c.deadLetter(ctx, m, Outcome{Reason: contract.ReasonInvalidMessage, Err: err})
+		return request{}, &out
 	}
-	if err := c.o.PerformedBy.apply(mapped.Input); err != nil {
-		out := c.deadLetter(ctx, m, Outcome{Reason: ReasonForbidden, Err: err,
-			CaseID: aws.ToString(mapped.Input.CaseId), DomainID: aws.ToString(mapped.Input.DomainId)})
-		return nil, &out
+	req := request{in: mapped.Input, eventID: mapped.EventID}
+	if err := c.o.PerformedBy.apply(req.in); err != nil {
+		out := c.settle(ctx, m, req, Outcome{Kind: DeadLettered, Reason: contract.ReasonForbidden, Err: err})
+		return request{}, &out
 	}
-	return mapped.Input, nil
+	if c.o.Resolver == nil {
+		return req, nil
+	}
+	resolved, err := c.o.Resolver.Resolve(ctx, req.in)
+	if err == nil {
+		req.in = resolved
+		return req, nil
+	}
+	out := Outcome{Kind: DeadLettered, Reason: contract.ReasonValidation, Err: err}
+	var rej *contract.RejectionError
+	if !errors.As(err, &rej) {
+		// The resolver could not load what it needs (throttled, unreachable,
+		// denied, or no such domain): judged like a failed call.
+		cl := stopped(ctx, retry.Classify(ctx, err))
+		out = Outcome{Kind: DeadLettered, Reason: contract.Reason(cl.Class), Err: cl.Err, Code: cl.Code}
+		if !cl.Class.Permanent() {
+			out = c.retryLater(out, cl, retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap))
+		}
+	}
+	out = c.settle(ctx, m, req, out)
+	return request{}, &out
 }
 
-// settle turns what apply made of m's request into m's outcome: permanent
+// settle turns what became of m's request into m's outcome: permanent
 // failures and exhausted retries go to the DLQ.
-func (c *Core) settle(ctx context.Context, m Message, in *connectcases.UpdateCaseInput, out Outcome) Outcome {
-	out.Err = scrub(out.Err, in)
-	out.CaseID = aws.ToString(in.CaseId)
-	out.DomainID = aws.ToString(in.DomainId)
+func (c *Core) settle(ctx context.Context, m Message, req request, out Outcome) Outcome {
+	out.Err = scrub(out.Err, req.in)
+	out.CaseID = aws.ToString(req.in.CaseId)
+	out.DomainID = aws.ToString(req.in.DomainId)
+	out.EventID = req.eventID
 	switch {
 	case out.Kind == Done:
 		return out
-	case out.Kind == DeadLettered: // permanent: validation, not-found
+	case out.Kind == DeadLettered: // permanent: validation, not-found, forbidden
 		return c.deadLetter(ctx, m, out)
-	case out.Reason == ReasonCanceled:
+	case out.Reason == contract.ReasonCanceled:
 		// Our own shutdown or deadline, not the message's fault: never exhausts it.
 		return out
 	case m.ReceiveCount >= c.o.MaxReceives:
-		out.Reason = ReasonRetriesExhausted
+		out.Reason = contract.ReasonRetriesExhausted
 		return c.deadLetter(ctx, m, out)
 	default:
 		return out
@@ -169,14 +203,14 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 		out.Err, out.Code = cl.Err, cl.Code
 		switch cl.Class {
 		case "":
-			out.Kind, out.Reason = Done, ReasonApplied
+			out.Kind = Done
 			return out
 		case retry.ClassValidation, retry.ClassNotFound:
-			out.Kind, out.Reason = DeadLettered, string(cl.Class)
+			out.Kind, out.Reason = DeadLettered, contract.Reason(cl.Class)
 			return out
 		case retry.ClassForbidden:
 			// The deployment's fault, not the message's: give it back for a while.
-			out.Kind, out.Reason, out.Delay = RetryLater, ReasonForbidden, c.o.ForbiddenDelay
+			out.Kind, out.Reason, out.Delay = RetryLater, contract.ReasonForbidden, c.o.ForbiddenDelay
 			return out
 		case retry.ClassCanceled:
 			return c.retryLater(out, cl, backoff)
@@ -279,16 +313,16 @@ func stopped(ctx context.Context, cl retry.Classified) retry.Classified {
 	return cl
 }
 
-func retryReason(cl retry.Class) string {
+func retryReason(cl retry.Class) contract.Reason {
 	switch cl {
 	case retry.ClassThrottle:
-		return ReasonThrottled
+		return contract.ReasonThrottled
 	case retry.ClassCanceled:
-		return ReasonCanceled
+		return contract.ReasonCanceled
 	case retry.ClassForbidden:
-		return ReasonForbidden
+		return contract.ReasonForbidden
 	default:
-		return ReasonTransient
+		return contract.ReasonTransient
 	}
 }
 
@@ -298,10 +332,13 @@ func (c *Core) log(m Message, out Outcome) {
 		zap.String("caseId", out.CaseID),
 		zap.String("domainId", out.DomainID),
 		zap.String("outcome", out.Kind.String()),
-		zap.String("reason", out.Reason),
+		zap.String("reason", string(out.Reason)),
 		zap.Int("attempts", out.Attempts),
 		zap.Int("receiveCount", m.ReceiveCount),
 		zap.Duration("duration", out.Duration),
+	}
+	if out.EventID != "" {
+		fields = append(fields, zap.String("eventId", out.EventID))
 	}
 	if out.Code != "" {
 		fields = append(fields, zap.String("code", out.Code))
@@ -315,7 +352,7 @@ func (c *Core) log(m Message, out Outcome) {
 		fields = append(fields, zap.String("error", errorText(out.Err)))
 	}
 	switch {
-	case out.Reason == ReasonForbidden || out.Reason == ReasonDLQSendFailed || out.Reason == ReasonDLQUnformable:
+	case out.Reason == contract.ReasonForbidden || out.Reason == contract.ReasonDLQSendFailed || out.Reason == contract.ReasonDLQUnformable:
 		c.o.Logger.Error("message outcome", fields...)
 	case out.Kind == Done:
 		c.o.Logger.Info("message outcome", fields...)
@@ -323,6 +360,9 @@ func (c *Core) log(m Message, out Outcome) {
 		c.o.Logger.Warn("message outcome", fields...)
 	}
 }
+
+// maxErrorText bounds an error's text in logs and on the DLQ.
+const maxErrorText = 1024
 
 // errorText is the error's text, bounded so a huge upstream message cannot flood
 // logs or the DLQ attribute.
@@ -340,9 +380,8 @@ func errorText(err error) string {
 		// The service's own words; the SDK's wrapping (operation, request id) is noise here.
 		s = api.ErrorMessage()
 	}
-	const limit = 1024
-	if len(s) > limit {
-		s = fmt.Sprintf("%s…", truncateUTF8(s, limit-len("…")))
+	if len(s) > maxErrorText {
+		s = fmt.Sprintf("%s…", truncateUTF8(s, maxErrorText-len("…")))
 	}
 	return s
 }

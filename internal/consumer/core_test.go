@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/casebridge/casebridge/internal/quota"
 
 	"context"
@@ -82,27 +84,27 @@ func TestOutcomesTable(t *testing.T) {
 		budget       time.Duration // 0 = none
 		cancel       bool
 		wantKind     Kind
-		wantReason   string
+		wantReason   contract.Reason
 		wantCode     string
 		wantAttempts int
 		wantDLQ      bool
 	}{
-		{name: "applied", body: validBody, script: []error{nil}, wantKind: Done, wantReason: ReasonApplied, wantAttempts: 1},
-		{name: "invalid message", body: `{"caseId":"c1","feilds":{}}`, script: []error{nil}, wantKind: DeadLettered, wantReason: ReasonInvalidMessage, wantDLQ: true},
-		{name: "validation", body: validBody, script: []error{errValidation}, wantKind: DeadLettered, wantReason: ReasonValidation, wantCode: "ValidationException", wantAttempts: 1, wantDLQ: true},
-		{name: "not found", body: validBody, script: []error{errNotFound}, wantKind: DeadLettered, wantReason: ReasonNotFound, wantCode: "ResourceNotFoundException", wantAttempts: 1, wantDLQ: true},
-		{name: "throttle then ok", body: validBody, script: []error{errThrottle, errThrottle, nil}, wantKind: Done, wantReason: ReasonApplied, wantAttempts: 3},
-		{name: "throttle past budget", body: validBody, script: []error{errThrottle}, budget: 150 * time.Millisecond, wantKind: RetryLater, wantReason: ReasonThrottled, wantCode: "ThrottlingException"},
-		{name: "transient then ok", body: validBody, script: []error{errInternal, nil}, wantKind: Done, wantReason: ReasonApplied, wantAttempts: 2},
-		{name: "transient gives up after a few", body: validBody, script: []error{errInternal}, wantKind: RetryLater, wantReason: ReasonTransient, wantCode: "InternalServerException", wantAttempts: 3},
-		{name: "forbidden is not dead-lettered", body: validBody, script: []error{errDenied}, wantKind: RetryLater, wantReason: ReasonForbidden, wantCode: "AccessDeniedException", wantAttempts: 1},
-		{name: "exhausted at max receives", body: validBody, script: []error{errInternal}, receiveCount: 8, wantKind: DeadLettered, wantReason: ReasonRetriesExhausted, wantCode: "InternalServerException", wantAttempts: 3, wantDLQ: true},
-		{name: "forbidden exhausted at max receives", body: validBody, script: []error{errDenied}, receiveCount: 9, wantKind: DeadLettered, wantReason: ReasonRetriesExhausted, wantCode: "AccessDeniedException", wantAttempts: 1, wantDLQ: true},
-		{name: "below max receives stays", body: validBody, script: []error{errInternal}, receiveCount: 7, wantKind: RetryLater, wantReason: ReasonTransient, wantAttempts: 3},
-		{name: "shutdown never exhausts", body: validBody, script: []error{errThrottle}, receiveCount: 8, cancel: true, wantKind: RetryLater, wantReason: ReasonCanceled},
-		{name: "DLQ send fails: not deleted", body: validBody, script: []error{errValidation}, dlqErr: errors.New("dlq down"), wantKind: RetryLater, wantReason: ReasonDLQSendFailed, wantCode: "ValidationException", wantAttempts: 1},
-		{name: "10 attributes: released for native redrive", body: validBody, script: []error{errValidation}, attrs: attrs(10), wantKind: RetryLater, wantReason: ReasonDLQUnformable, wantCode: "ValidationException", wantAttempts: 1},
-		{name: "9 attributes: room for one more", body: validBody, script: []error{errValidation}, attrs: attrs(9), wantKind: DeadLettered, wantReason: ReasonValidation, wantCode: "ValidationException", wantAttempts: 1, wantDLQ: true},
+		{name: "applied", body: validBody, script: []error{nil}, wantKind: Done, wantReason: "", wantAttempts: 1},
+		{name: "invalid message", body: `{"caseId":"c1","feilds":{}}`, script: []error{nil}, wantKind: DeadLettered, wantReason: contract.ReasonInvalidMessage, wantDLQ: true},
+		{name: "validation", body: validBody, script: []error{errValidation}, wantKind: DeadLettered, wantReason: contract.ReasonValidation, wantCode: "ValidationException", wantAttempts: 1, wantDLQ: true},
+		{name: "not found", body: validBody, script: []error{errNotFound}, wantKind: DeadLettered, wantReason: contract.ReasonNotFound, wantCode: "ResourceNotFoundException", wantAttempts: 1, wantDLQ: true},
+		{name: "throttle then ok", body: validBody, script: []error{errThrottle, errThrottle, nil}, wantKind: Done, wantReason: "", wantAttempts: 3},
+		{name: "throttle past budget", body: validBody, script: []error{errThrottle}, budget: 150 * time.Millisecond, wantKind: RetryLater, wantReason: contract.ReasonThrottled, wantCode: "ThrottlingException"},
+		{name: "transient then ok", body: validBody, script: []error{errInternal, nil}, wantKind: Done, wantReason: "", wantAttempts: 2},
+		{name: "transient gives up after a few", body: validBody, script: []error{errInternal}, wantKind: RetryLater, wantReason: contract.ReasonTransient, wantCode: "InternalServerException", wantAttempts: 3},
+		{name: "forbidden is not dead-lettered", body: validBody, script: []error{errDenied}, wantKind: RetryLater, wantReason: contract.ReasonForbidden, wantCode: "AccessDeniedException", wantAttempts: 1},
+		{name: "exhausted at max receives", body: validBody, script: []error{errInternal}, receiveCount: 8, wantKind: DeadLettered, wantReason: contract.ReasonRetriesExhausted, wantCode: "InternalServerException", wantAttempts: 3, wantDLQ: true},
+		{name: "forbidden exhausted at max receives", body: validBody, script: []error{errDenied}, receiveCount: 9, wantKind: DeadLettered, wantReason: contract.ReasonRetriesExhausted, wantCode: "AccessDeniedException", wantAttempts: 1, wantDLQ: true},
+		{name: "below max receives stays", body: validBody, script: []error{errInternal}, receiveCount: 7, wantKind: RetryLater, wantReason: contract.ReasonTransient, wantAttempts: 3},
+		{name: "shutdown never exhausts", body: validBody, script: []error{errThrottle}, receiveCount: 8, cancel: true, wantKind: RetryLater, wantReason: contract.ReasonCanceled},
+		{name: "DLQ send fails: not deleted", body: validBody, script: []error{errValidation}, dlqErr: errors.New("dlq down"), wantKind: RetryLater, wantReason: contract.ReasonDLQSendFailed, wantCode: "ValidationException", wantAttempts: 1},
+		{name: "10 attributes: released for native redrive", body: validBody, script: []error{errValidation}, attrs: attrs(10), wantKind: RetryLater, wantReason: contract.ReasonDLQUnformable, wantCode: "ValidationException", wantAttempts: 1},
+		{name: "9 attributes: room for one more", body: validBody, script: []error{errValidation}, attrs: attrs(9), wantKind: DeadLettered, wantReason: contract.ReasonValidation, wantCode: "ValidationException", wantAttempts: 1, wantDLQ: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func newTestCore(t *testing.T, cases CasesAPI, dlq QueueSender, dlqURL string) *
 	return core
 }
 
-func checkDeadLetter(t *testing.T, in *sqs.SendMessageInput, msg Message, class, code string) {
+func checkDeadLetter(t *testing.T, in *sqs.SendMessageInput, msg Message, class contract.Reason, code string) {
 	t.Helper()
 	if aws.ToString(in.MessageBody) != msg.Body {
 		t.Errorf("DLQ body changed: %q", aws.ToString(in.MessageBody))
@@ -168,16 +170,16 @@ func checkDeadLetter(t *testing.T, in *sqs.SendMessageInput, msg Message, class,
 	if len(in.MessageAttributes) != len(msg.Attributes)+1 {
 		t.Errorf("DLQ message has %d attributes, want original %d + 1", len(in.MessageAttributes), len(msg.Attributes))
 	}
-	raw := aws.ToString(in.MessageAttributes[ErrorAttribute].StringValue)
-	var r DeadLetterReason
+	raw := aws.ToString(in.MessageAttributes[contract.ErrorAttribute].StringValue)
+	var r contract.DeadLetterRecord
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		t.Fatalf("%s is not JSON: %q", ErrorAttribute, raw)
+		t.Fatalf("%s is not JSON: %q", contract.ErrorAttribute, raw)
 	}
 	if r.Class != class || r.Code != code || r.SourceMessageID != msg.ID || r.SourceQueue != msg.SourceQueue || r.ReceiveCount != msg.ReceiveCount {
 		t.Errorf("reason = %+v, want class %s code %s", r, class, code)
 	}
-	if r.Message == "" || len(r.Message) > maxErrorMessageBytes {
-		t.Errorf("reason message length %d: want 1..%d", len(r.Message), maxErrorMessageBytes)
+	if r.Message == "" || len(r.Message) > maxErrorText {
+		t.Errorf("reason message length %d: want 1..%d", len(r.Message), maxErrorText)
 	}
 	if _, err := time.Parse(time.RFC3339, r.FailedAt); err != nil {
 		t.Errorf("failedAt %q is not RFC 3339", r.FailedAt)
@@ -189,7 +191,7 @@ func TestOversizedDeadLetterIsReleased(t *testing.T) {
 	core := newTestCore(t, &fakeCases{script: []error{errValidation}}, dlq, "https://sqs.local/1/dlq")
 	big := map[string]sqstypes.MessageAttributeValue{"blob": {DataType: aws.String("Binary"), BinaryValue: make([]byte, maxMessageBytes-len(validBody)-10)}}
 	out := core.Handle(context.Background(), Message{ID: "m", Body: validBody, Attributes: big})
-	if out.Kind != RetryLater || out.Reason != ReasonDLQUnformable || len(dlq.sent) != 0 {
+	if out.Kind != RetryLater || out.Reason != contract.ReasonDLQUnformable || len(dlq.sent) != 0 {
 		t.Fatalf("outcome %v/%s, %d sends; want release without a send", out.Kind, out.Reason, len(dlq.sent))
 	}
 	if !strings.Contains(out.Err.Error(), "over the SQS limit") {

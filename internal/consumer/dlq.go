@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/contract"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,32 +17,17 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// ErrorAttribute is the one message attribute a dead-lettered message gains.
-const ErrorAttribute = "casebridge-error"
-
 const (
 	maxMessageAttributes = 10      // SQS: at most 10 message attributes per message
 	maxMessageBytes      = 1 << 20 // SQS: body + attribute names, types and values
-	maxErrorMessageBytes = 1024
 	dlqSendTimeout       = 10 * time.Second
 )
-
-// DeadLetterReason is the JSON value of the casebridge-error attribute.
-type DeadLetterReason struct {
-	Class           string `json:"class"`
-	Code            string `json:"code,omitempty"`
-	Message         string `json:"message"`
-	ReceiveCount    int    `json:"receiveCount"`
-	SourceQueue     string `json:"sourceQueue"`
-	SourceMessageID string `json:"sourceMessageId"`
-	FailedAt        string `json:"failedAt"`
-}
 
 // deadLetter sends m to the DLQ with its reason. Only a confirmed send makes the
 // outcome DeadLettered (so the transport deletes); anything else leaves the
 // message on the source queue.
 func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
-	reason := DeadLetterReason{
+	record := contract.DeadLetterRecord{
 		Class:           out.Reason,
 		Code:            out.Code,
 		Message:         errorText(out.Err),
@@ -49,15 +36,15 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 		SourceMessageID: m.ID,
 		FailedAt:        c.o.Now().UTC().Format(time.RFC3339),
 	}
-	in, err := buildDeadLetter(c.o.DLQURL, m, reason)
+	in, err := buildDeadLetter(c.o.DLQURL, m, record)
 	if err != nil {
 		// Cannot be formed within SQS limits: release it unchanged so the queue's
 		// native redrive moves it; say exactly why.
 		c.o.Logger.Error("dead-letter message cannot be formed; releasing for native redrive",
 			zapMessage(m, out.Reason, err)...)
-		return Outcome{Kind: RetryLater, Reason: ReasonDLQUnformable, Delay: c.o.MinRetryDelay,
+		return Outcome{Kind: RetryLater, Reason: contract.ReasonDLQUnformable, Delay: c.o.MinRetryDelay,
 			Err: fmt.Errorf("%s: %w", out.Reason, err), Code: out.Code, Attempts: out.Attempts,
-			CaseID: out.CaseID, DomainID: out.DomainID}
+			CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID}
 	}
 	// The budget may be spent (that is often why we are here); the send gets its own.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqSendTimeout)
@@ -65,9 +52,9 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 	_, err = c.o.DLQ.SendMessage(sctx, in)
 	c.o.Metrics.ObserveDeadLetterSend(out.Reason, err)
 	if err != nil {
-		return Outcome{Kind: RetryLater, Reason: ReasonDLQSendFailed, Delay: c.o.MinRetryDelay,
+		return Outcome{Kind: RetryLater, Reason: contract.ReasonDLQSendFailed, Delay: c.o.MinRetryDelay,
 			Err: fmt.Errorf("sending to DLQ (%s): %w", out.Reason, err), Code: out.Code,
-			Attempts: out.Attempts, CaseID: out.CaseID, DomainID: out.DomainID}
+			Attempts: out.Attempts, CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID}
 	}
 	out.Kind = DeadLettered
 	return out
@@ -75,30 +62,30 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 
 // buildDeadLetter copies m's body and attributes byte for byte and adds the
 // casebridge-error attribute, or says why that would break SQS limits.
-func buildDeadLetter(dlqURL string, m Message, reason DeadLetterReason) (*sqs.SendMessageInput, error) {
-	if _, ok := m.Attributes[ErrorAttribute]; !ok && len(m.Attributes) >= maxMessageAttributes {
+func buildDeadLetter(dlqURL string, m Message, record contract.DeadLetterRecord) (*sqs.SendMessageInput, error) {
+	if _, ok := m.Attributes[contract.ErrorAttribute]; !ok && len(m.Attributes) >= maxMessageAttributes {
 		return nil, fmt.Errorf("message already has %d message attributes, SQS allows %d, no room for %s",
-			len(m.Attributes), maxMessageAttributes, ErrorAttribute)
+			len(m.Attributes), maxMessageAttributes, contract.ErrorAttribute)
 	}
-	value, err := json.Marshal(reason)
+	value, err := json.Marshal(record)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", ErrorAttribute, err)
+		return nil, fmt.Errorf("encoding %s: %w", contract.ErrorAttribute, err)
 	}
 	attrs := make(map[string]sqstypes.MessageAttributeValue, len(m.Attributes)+1)
 	size := len(m.Body)
 	for k, v := range m.Attributes {
-		if k == ErrorAttribute { // a redriven message that failed again: the new reason wins
+		if k == contract.ErrorAttribute { // a redriven message that failed again: the new reason wins
 			continue
 		}
 		attrs[k] = v
 		size += len(k) + attributeSize(v)
 	}
 	errAttr := sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(string(value))}
-	attrs[ErrorAttribute] = errAttr
-	size += len(ErrorAttribute) + attributeSize(errAttr)
+	attrs[contract.ErrorAttribute] = errAttr
+	size += len(contract.ErrorAttribute) + attributeSize(errAttr)
 	if size > maxMessageBytes {
 		return nil, fmt.Errorf("body and attributes with %s would be %d bytes, over the SQS limit of %d",
-			ErrorAttribute, size, maxMessageBytes)
+			contract.ErrorAttribute, size, maxMessageBytes)
 	}
 	in := &sqs.SendMessageInput{QueueUrl: aws.String(dlqURL), MessageBody: aws.String(m.Body), MessageAttributes: attrs}
 	if strings.HasSuffix(dlqURL, ".fifo") {

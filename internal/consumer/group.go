@@ -4,60 +4,59 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+
+	"github.com/casebridge/casebridge/contract"
 )
 
-// ReasonHeldForOrder: the message was not tried because an earlier message of
-// its FIFO group failed; it goes back to the queue to keep the group's order.
-const ReasonHeldForOrder = "held-for-order"
-
-// GroupHandler is implemented by handlers that can take several messages of
-// one FIFO group at once, in order (the worker uses it when coalescing).
-type GroupHandler interface {
-	HandleGroup(ctx context.Context, msgs []Message) []Outcome
+// Group is what the core remembers about one FIFO message group between
+// HandleGroup calls: whether a message of it must be retried, so everything
+// after it is held back to keep the group's order on redelivery. The zero
+// value is a group with nothing held. A transport keeps one per group id while
+// messages of that group are in its hands, and runs one call at a time.
+type Group struct {
+	holding bool
 }
 
-var _ GroupHandler = (*Core)(nil)
-
-// HandleGroup handles msgs, consecutive messages of one FIFO group, in order.
+// HandleGroup decides msgs, consecutive messages of one FIFO group, in order.
 // With coalescing on, each run of messages for the same case and performedBy is
 // sent as one merged UpdateCase call (a later value for a field wins); if that
 // call is rejected as permanent, the run's messages are tried one by one, so a
-// single bad field never dead-letters its neighbours. After a message that must
-// be retried, the rest are held back for order.
-func (c *Core) HandleGroup(ctx context.Context, msgs []Message) []Outcome {
+// single bad field never dead-letters its neighbours. Once a message must be
+// retried, it and every later message of the group (in this call and the
+// following ones on g) are given back: the later ones untried, as held-for-order.
+func (c *Core) HandleGroup(ctx context.Context, g *Group, msgs []Message) []Outcome {
 	outs := make([]Outcome, len(msgs))
 	start := c.o.Now()
-	ins := make([]*connectcases.UpdateCaseInput, len(msgs))
+	reqs := make([]request, len(msgs))
 	// Each message is prepared (mapped, policy checked, dead-lettered if it
 	// can never succeed) once, when the loop first reaches it.
 	type prepared struct {
-		in    *connectcases.UpdateCaseInput
+		req   request
 		early *Outcome
 		done  bool
 	}
 	preps := make([]prepared, len(msgs))
 	get := func(i int) prepared {
 		if !preps[i].done {
-			in, early := c.prepare(ctx, msgs[i])
-			preps[i] = prepared{in: in, early: early, done: true}
+			req, early := c.prepare(ctx, msgs[i])
+			preps[i] = prepared{req: req, early: early, done: true}
 		}
 		return preps[i]
 	}
-	failed := false
 	for i := 0; i < len(msgs); {
-		if failed {
-			outs[i] = Outcome{Kind: RetryLater, Reason: ReasonHeldForOrder, Delay: c.o.MinRetryDelay}
+		if g.holding {
+			outs[i] = c.heldForOrder()
 			i++
 			continue
 		}
 		p := get(i)
 		if p.early != nil {
 			outs[i] = *p.early
-			failed = !p.early.Kind.Deletes()
+			g.holding = !p.early.Kind.Deletes()
 			i++
 			continue
 		}
-		ins[i] = p.in
+		reqs[i] = p.req
 		end := i + 1 // the run of messages for the same case: [i, end)
 		for c.co != nil && end < len(msgs) {
 			q := get(end)
@@ -69,13 +68,13 @@ func (c *Core) HandleGroup(ctx context.Context, msgs []Message) []Outcome {
 				end++
 				continue
 			}
-			if coalesceKey(q.in) != coalesceKey(p.in) {
+			if coalesceKey(q.req.in) != coalesceKey(p.req.in) {
 				break
 			}
-			ins[end] = q.in
+			reqs[end] = q.req
 			end++
 		}
-		failed = c.handleRun(ctx, msgs[i:end], ins[i:end], outs[i:end])
+		g.holding = c.handleRun(ctx, msgs[i:end], reqs[i:end], outs[i:end])
 		i = end
 	}
 	for i := range outs {
@@ -86,30 +85,36 @@ func (c *Core) HandleGroup(ctx context.Context, msgs []Message) []Outcome {
 	return outs
 }
 
-// handleRun applies one run (entries with a nil input were settled while the
+// heldForOrder is the outcome of a message not tried because an earlier
+// message of its group must be retried.
+func (c *Core) heldForOrder() Outcome {
+	return Outcome{Kind: RetryLater, Reason: contract.ReasonHeldForOrder, Delay: c.o.MinRetryDelay}
+}
+
+// handleRun applies one run (entries without an input were settled while the
 // run was collected) and reports whether a message must be retried.
-func (c *Core) handleRun(ctx context.Context, msgs []Message, ins []*connectcases.UpdateCaseInput, outs []Outcome) (failed bool) {
+func (c *Core) handleRun(ctx context.Context, msgs []Message, reqs []request, outs []Outcome) (failed bool) {
 	var members []int
-	var reqs []*connectcases.UpdateCaseInput
-	for k, in := range ins {
-		if in != nil {
+	var ins []*connectcases.UpdateCaseInput
+	for k, r := range reqs {
+		if r.in != nil {
 			members = append(members, k)
-			reqs = append(reqs, in)
+			ins = append(ins, r.in)
 		}
 	}
 	if len(members) == 1 {
 		k := members[0]
-		outs[k] = c.settle(ctx, msgs[k], ins[k], c.apply(ctx, ins[k]))
+		outs[k] = c.settle(ctx, msgs[k], reqs[k], c.apply(ctx, reqs[k].in))
 		return !outs[k].Kind.Deletes()
 	}
-	out := c.apply(ctx, mergeInputs(reqs))
+	out := c.apply(ctx, mergeInputs(ins))
 	if out.Kind == DeadLettered {
 		// Permanent for the merged request: find the culprit one by one, in order.
 		for n, k := range members {
-			outs[k] = c.settle(ctx, msgs[k], ins[k], c.apply(ctx, ins[k]))
+			outs[k] = c.settle(ctx, msgs[k], reqs[k], c.apply(ctx, reqs[k].in))
 			if !outs[k].Kind.Deletes() {
 				for _, rest := range members[n+1:] {
-					outs[rest] = Outcome{Kind: RetryLater, Reason: ReasonHeldForOrder, Delay: c.o.MinRetryDelay}
+					outs[rest] = c.heldForOrder()
 				}
 				return true
 			}
@@ -117,7 +122,7 @@ func (c *Core) handleRun(ctx context.Context, msgs []Message, ins []*connectcase
 		return false
 	}
 	for _, k := range members {
-		outs[k] = c.settle(ctx, msgs[k], ins[k], out)
+		outs[k] = c.settle(ctx, msgs[k], reqs[k], out)
 		failed = failed || !outs[k].Kind.Deletes()
 	}
 	return failed

@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/contract"
+
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +17,7 @@ type Metrics interface {
 	// ObserveRetryClass is called after every UpdateCase attempt with its class ("" = success).
 	ObserveRetryClass(c retry.Class)
 	ObserveUpdateCase(latency time.Duration, c retry.Class)
-	ObserveDeadLetterSend(reason string, err error)
+	ObserveDeadLetterSend(reason contract.Reason, err error)
 }
 
 type nopMetrics struct{}
@@ -23,12 +25,12 @@ type nopMetrics struct{}
 func (nopMetrics) ObserveOutcome(Outcome)                       {}
 func (nopMetrics) ObserveRetryClass(retry.Class)                {}
 func (nopMetrics) ObserveUpdateCase(time.Duration, retry.Class) {}
-func (nopMetrics) ObserveDeadLetterSend(string, error)          {}
+func (nopMetrics) ObserveDeadLetterSend(contract.Reason, error) {}
 
-func zapMessage(m Message, reason string, err error) []zap.Field {
+func zapMessage(m Message, reason contract.Reason, err error) []zap.Field {
 	return []zap.Field{
 		zap.String("messageId", m.ID),
-		zap.String("reason", reason),
+		zap.String("reason", string(reason)),
 		zap.Int("receiveCount", m.ReceiveCount),
 		zap.Error(err),
 	}

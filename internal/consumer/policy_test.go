@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/contract"
+
 	"context"
 	"strings"
 	"testing"
@@ -57,7 +59,7 @@ func TestPerformedByPolicy(t *testing.T) {
 				t.Fatalf("outcome %v/%s (%v), want %v", out.Kind, out.Reason, out.Err, tc.wantKind)
 			}
 			if tc.wantKind == DeadLettered {
-				if out.Reason != ReasonForbidden || !strings.Contains(out.Err.Error(), tc.wantErr) || cases.got != nil || len(dlq.sent) != 1 {
+				if out.Reason != contract.ReasonForbidden || !strings.Contains(out.Err.Error(), tc.wantErr) || cases.got != nil || len(dlq.sent) != 1 {
 					t.Errorf("reason %s err %v, API called %v, %d DLQ sends: want forbidden naming %q, no API call, one send",
 						out.Reason, out.Err, cases.got != nil, len(dlq.sent), tc.wantErr)
 				}

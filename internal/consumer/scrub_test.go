@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"github.com/casebridge/casebridge/contract"
+
 	"context"
 	"encoding/json"
 	"strings"
@@ -37,8 +39,8 @@ func TestServiceMessagesLoseFieldValues(t *testing.T) {
 	if out.Kind != DeadLettered || len(dlq.sent) != 1 {
 		t.Fatalf("outcome %v, %d sends", out.Kind, len(dlq.sent))
 	}
-	var r DeadLetterReason
-	_ = json.Unmarshal([]byte(aws.ToString(dlq.sent[0].MessageAttributes[ErrorAttribute].StringValue)), &r)
+	var r contract.DeadLetterRecord
+	_ = json.Unmarshal([]byte(aws.ToString(dlq.sent[0].MessageAttributes[contract.ErrorAttribute].StringValue)), &r)
 	if strings.Contains(r.Message, secret) || strings.Contains(errorText(out.Err), secret) {
 		t.Errorf("field value leaked: reason %q, error %q", r.Message, errorText(out.Err))
 	}

@@ -17,7 +17,6 @@ package dlqtool
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -29,7 +28,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
 
-	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/contract"
 )
 
 // RedriveCountAttribute is the Number message attribute a redriven message
@@ -173,13 +172,13 @@ func (t *Tool) restore(handles []string) error {
 
 // reasonOf reads the casebridge-error attribute; nil when the message has
 // none (e.g. moved by the queue's native redrive) or it cannot be read.
-func reasonOf(m sqstypes.Message) *consumer.DeadLetterReason {
-	a, ok := m.MessageAttributes[consumer.ErrorAttribute]
+func reasonOf(m sqstypes.Message) *contract.DeadLetterRecord {
+	a, ok := m.MessageAttributes[contract.ErrorAttribute]
 	if !ok || a.StringValue == nil {
 		return nil
 	}
-	var r consumer.DeadLetterReason
-	if err := json.Unmarshal([]byte(*a.StringValue), &r); err != nil {
+	r, err := contract.ParseDeadLetterRecord(*a.StringValue)
+	if err != nil {
 		return nil
 	}
 	return &r
@@ -196,9 +195,9 @@ func redriveCount(m sqstypes.Message) int {
 }
 
 // Class names used for messages without a readable reason attribute.
-const ClassUnknown = "unknown"
+const ClassUnknown contract.Reason = "unknown"
 
-func classOf(r *consumer.DeadLetterReason) (class, code string) {
+func classOf(r *contract.DeadLetterRecord) (class contract.Reason, code string) {
 	if r == nil {
 		return ClassUnknown, ""
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -134,7 +136,7 @@ func TestPeek(t *testing.T) {
 		if e.Reason == nil || e.Reason.SourceQueue != b.src || e.Body != "" {
 			t.Errorf("entry %+v: want a reason naming the source and no body", e)
 		}
-		if e.Reason.Class == consumer.ReasonNotFound {
+		if e.Reason.Class == contract.ReasonNotFound {
 			notFound++
 			if e.CaseID != noSuch || e.DomainID != domain || len(e.Fields) == 0 || e.Fields[0].ID != "status" || e.Fields[0].Value != nil {
 				t.Errorf("not-found entry = %+v (values must be hidden)", e)
@@ -157,7 +159,7 @@ func TestRedrive(t *testing.T) {
 	b := newBed(t, false)
 	ctx := context.Background()
 
-	dry, err := b.tool().Redrive(ctx, RedriveOptions{Class: consumer.ReasonNotFound, DryRun: true})
+	dry, err := b.tool().Redrive(ctx, RedriveOptions{Class: contract.ReasonNotFound, DryRun: true})
 	if err != nil || dry.Matched != 2 || dry.Moved != 0 || dry.Scanned != 5 {
 		t.Fatalf("dry run = %+v, %v", dry, err)
 	}
@@ -177,7 +179,7 @@ func TestRedrive(t *testing.T) {
 	}
 
 	var calls []Progress
-	rep, err := b.tool().Redrive(ctx, RedriveOptions{Class: consumer.ReasonNotFound, Limit: 1, Progress: func(p Progress) { calls = append(calls, p) }})
+	rep, err := b.tool().Redrive(ctx, RedriveOptions{Class: contract.ReasonNotFound, Limit: 1, Progress: func(p Progress) { calls = append(calls, p) }})
 	if err != nil || rep.Moved != 1 || rep.Matched != 1 {
 		t.Fatalf("redrive = %+v, %v", rep, err)
 	}
@@ -192,7 +194,7 @@ func TestRedrive(t *testing.T) {
 		t.Fatalf("source queue: %d messages, %v", len(out.Messages), err)
 	}
 	m := out.Messages[0]
-	if _, has := m.MessageAttributes[consumer.ErrorAttribute]; has {
+	if _, has := m.MessageAttributes[contract.ErrorAttribute]; has {
 		t.Error("redriven message still carries casebridge-error")
 	}
 	if c := aws.ToString(m.MessageAttributes[RedriveCountAttribute].StringValue); c != "1" {
@@ -226,7 +228,7 @@ func TestRedriveFIFOKeepsGroupAndResolvesARN(t *testing.T) {
 	b := newBed(t, true)
 	ctx := context.Background()
 	// The Lambda records the source queue's ARN; --to is not needed.
-	rep, err := b.tool().Redrive(ctx, RedriveOptions{Class: consumer.ReasonValidation})
+	rep, err := b.tool().Redrive(ctx, RedriveOptions{Class: contract.ReasonValidation})
 	if err != nil || rep.Moved != 1 {
 		t.Fatalf("redrive = %+v, %v", rep, err)
 	}

@@ -12,15 +12,15 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
 
-	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/mapper"
 )
 
 // Count is the number of DLQ messages with one class and code.
 type Count struct {
-	Class string `json:"class"`
-	Code  string `json:"code,omitempty"`
-	Count int    `json:"count"`
+	Class contract.Reason `json:"class"`
+	Code  string          `json:"code,omitempty"`
+	Count int             `json:"count"`
 }
 
 // Stats counts the DLQ's messages.
@@ -39,12 +39,12 @@ type Stats struct {
 // Stats counts every message on the DLQ by reason class and error code.
 func (t *Tool) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{Depth: t.depth(ctx)}
-	byClass, byCode := map[string]int{}, map[[2]string]int{}
+	byClass, byCode := map[contract.Reason]int{}, map[[2]string]int{}
 	err := t.scan(ctx, func(_ context.Context, h *held) (bool, error) {
 		class, code := classOf(reasonOf(h.msg))
 		s.Total++
 		byClass[class]++
-		byCode[[2]string{class, code}]++
+		byCode[[2]string{string(class), code}]++
 		if r := reasonOf(h.msg); r != nil {
 			if at, err := time.Parse(time.RFC3339, r.FailedAt); err == nil && (s.OldestFailure.IsZero() || at.Before(s.OldestFailure)) {
 				s.OldestFailure = at
@@ -56,7 +56,7 @@ func (t *Tool) Stats(ctx context.Context) (Stats, error) {
 		s.ByClass = append(s.ByClass, Count{Class: class, Count: n})
 	}
 	for k, n := range byCode {
-		s.ByCode = append(s.ByCode, Count{Class: k[0], Code: k[1], Count: n})
+		s.ByCode = append(s.ByCode, Count{Class: contract.Reason(k[0]), Code: k[1], Count: n})
 	}
 	sortCounts(s.ByClass)
 	sortCounts(s.ByCode)
@@ -80,7 +80,7 @@ func sortCounts(cs []Count) {
 // personal data.
 type Entry struct {
 	MessageID    string                     `json:"messageId"`
-	Reason       *consumer.DeadLetterReason `json:"reason,omitempty"`
+	Reason       *contract.DeadLetterRecord `json:"reason,omitempty"`
 	CaseID       string                     `json:"caseId,omitempty"`
 	DomainID     string                     `json:"domainId,omitempty"`
 	Fields       []FieldView                `json:"fields,omitempty"`

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/contract"
 )
 
 // DefaultRedriveRate is the default bound on messages sent back per second:
@@ -26,11 +26,11 @@ const DefaultRedriveRate = 10
 
 // RedriveOptions selects and paces a redrive.
 type RedriveOptions struct {
-	Class  string  // only messages dead-lettered with this reason class ("" = any)
-	Code   string  // only messages with this API error code ("" = any)
-	Limit  int     // move at most this many; 0 = all that match
-	DryRun bool    // count what would move, move nothing
-	Rate   float64 // messages sent per second; 0 = DefaultRedriveRate
+	Class  contract.Reason // only messages dead-lettered with this reason class ("" = any)
+	Code   string          // only messages with this API error code ("" = any)
+	Limit  int             // move at most this many; 0 = all that match
+	DryRun bool            // count what would move, move nothing
+	Rate   float64         // messages sent per second; 0 = DefaultRedriveRate
 	// To overrides the destination; by default each message goes back to the
 	// sourceQueue its casebridge-error attribute names.
 	To string
@@ -108,7 +108,7 @@ func (t *Tool) Redrive(ctx context.Context, o RedriveOptions) (Report, error) {
 }
 
 // move sends one message back and deletes it from the DLQ; nil on success.
-func (t *Tool) move(ctx context.Context, h *held, reason *consumer.DeadLetterReason, to string) *Failure {
+func (t *Tool) move(ctx context.Context, h *held, reason *contract.DeadLetterRecord, to string) *Failure {
 	id := aws.ToString(h.msg.MessageId)
 	fail := func(err error) *Failure { return &Failure{MessageID: id, Error: err.Error()} }
 	if to == "" {
@@ -147,7 +147,7 @@ func redriveInput(queueURL string, m sqstypes.Message) *sqs.SendMessageInput {
 	count := redriveCount(m) + 1
 	attrs := make(map[string]sqstypes.MessageAttributeValue, len(m.MessageAttributes)+1)
 	for k, v := range m.MessageAttributes {
-		if k == consumer.ErrorAttribute {
+		if k == contract.ErrorAttribute {
 			continue
 		}
 		attrs[k] = sqstypes.MessageAttributeValue{DataType: v.DataType, StringValue: v.StringValue, BinaryValue: v.BinaryValue}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/retry"
 )
@@ -66,7 +68,7 @@ func (e *EMF) ObserveUpdateCase(d time.Duration, _ retry.Class) {
 	}
 }
 
-func (e *EMF) ObserveDeadLetterSend(_ string, err error) {
+func (e *EMF) ObserveDeadLetterSend(_ contract.Reason, err error) {
 	if err != nil {
 		e.add("DLQSendFailures", 1)
 		return

@@ -6,11 +6,15 @@
 package lambdasqs
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/config"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,11 +27,8 @@ import (
 // Handler handles SQS events. The zero value is not usable: Core is required.
 type Handler struct {
 	Core           consumer.Handler
-	MaxConcurrency int           // records handled at once; 0 → 10
-	SafetyMargin   time.Duration // stop retrying this long before the deadline; 0 → see margin()
+	MaxConcurrency int // records (standard) or groups (FIFO) handled at once; 0 → config.DefaultMaxConcurrency
 	Logger         *zap.Logger
-	// OnOutcome, if set, sees every record's outcome (the EMF metrics use it).
-	OnOutcome func(consumer.Outcome)
 }
 
 // Handle is the Lambda entry point. It never returns an error: a partial
@@ -40,27 +41,18 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	budget, cancel := h.budget(ctx)
 	defer cancel()
 	outcomes := make([]consumer.Outcome, len(ev.Records))
-	run := func(i int) consumer.Outcome {
-		o := h.Core.Handle(budget, toMessage(ev.Records[i]))
-		outcomes[i] = o
-		if h.OnOutcome != nil {
-			h.OnOutcome(o)
-		}
-		return o
-	}
-	failed := make([]bool, len(ev.Records))
 	if len(ev.Records) > 0 && strings.HasSuffix(ev.Records[0].EventSourceARN, ".fifo") {
-		h.runFIFO(ev.Records, run, failed)
+		h.runFIFO(budget, ev.Records, outcomes)
 	} else {
-		h.runConcurrent(len(ev.Records), run, failed)
+		h.runConcurrent(budget, ev.Records, outcomes)
 	}
 	var resp events.SQSEventResponse
-	for i, f := range failed {
-		if f {
+	for i, o := range outcomes {
+		if !o.Kind.Deletes() {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
 		}
 	}
-	logBatch(log, ev.Records, outcomes, failed)
+	logBatch(log, outcomes)
 	return resp, nil
 }
 
@@ -71,39 +63,31 @@ func (h *Handler) budget(ctx context.Context) (context.Context, context.CancelFu
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	margin := h.SafetyMargin
-	if margin == 0 {
-		// 10 % of what is left, between 200 ms and 3 s.
-		margin = min(max(time.Until(dl)/10, 200*time.Millisecond), 3*time.Second)
-	}
+	// 10 % of what is left, between 200 ms and 3 s.
+	margin := min(max(time.Until(dl)/10, 200*time.Millisecond), 3*time.Second)
 	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
-func (h *Handler) limit() int {
-	if h.MaxConcurrency > 0 {
-		return h.MaxConcurrency
-	}
-	return 10
-}
+func (h *Handler) limit() int { return cmp.Or(h.MaxConcurrency, config.DefaultMaxConcurrency) }
 
-func (h *Handler) runConcurrent(n int, run func(int) consumer.Outcome, failed []bool) {
+func (h *Handler) runConcurrent(ctx context.Context, records []events.SQSMessage, outcomes []consumer.Outcome) {
 	sem := make(chan struct{}, h.limit())
 	var wg sync.WaitGroup
-	for i := range n {
+	for i := range records {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			failed[i] = !run(i).Kind.Deletes()
+			outcomes[i] = h.Core.Handle(ctx, toMessage(records[i]))
 		}()
 	}
 	wg.Wait()
 }
 
-// runFIFO keeps each message group in order; after a record of a group fails,
-// the rest of that group is reported failed unhandled, while other groups go on.
-// All state is local to this invocation.
-func (h *Handler) runFIFO(records []events.SQSMessage, run func(int) consumer.Outcome, failed []bool) {
+// runFIFO hands each message group's records to the core in order, groups in
+// parallel; the core decides what a failure holds back. All state is local
+// to this invocation.
+func (h *Handler) runFIFO(ctx context.Context, records []events.SQSMessage, outcomes []consumer.Outcome) {
 	var order []string
 	groups := map[string][]int{}
 	for i, r := range records {
@@ -121,13 +105,12 @@ func (h *Handler) runFIFO(records []events.SQSMessage, run func(int) consumer.Ou
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			msgs := make([]consumer.Message, len(idx))
 			for k, i := range idx {
-				if !run(i).Kind.Deletes() {
-					for _, rest := range idx[k:] {
-						failed[rest] = true
-					}
-					return
-				}
+				msgs[k] = toMessage(records[i])
+			}
+			for k, o := range h.Core.HandleGroup(ctx, &consumer.Group{}, msgs) {
+				outcomes[idx[k]] = o
 			}
 		}()
 	}
@@ -162,22 +145,18 @@ func toMessage(r events.SQSMessage) consumer.Message {
 // logBatch says clearly when every record failed for a reason outside the
 // messages (throttling, access denied, a downstream outage): that is an
 // operator's problem, not the publishers'.
-func logBatch(log *zap.Logger, records []events.SQSMessage, outcomes []consumer.Outcome, failed []bool) {
+func logBatch(log *zap.Logger, outcomes []consumer.Outcome) {
 	nFailed := 0
-	reasons := map[string]int{}
-	for i, f := range failed {
-		if f {
+	reasons := map[contract.Reason]int{}
+	for _, o := range outcomes {
+		if !o.Kind.Deletes() {
 			nFailed++
-			reason := outcomes[i].Reason
-			if reason == "" {
-				reason = "skipped-after-earlier-failure-in-group"
-			}
-			reasons[reason]++
+			reasons[o.Reason]++
 		}
 	}
-	fields := []zap.Field{zap.Int("records", len(records)), zap.Int("failed", nFailed), zap.Any("failedByReason", reasons)}
+	fields := []zap.Field{zap.Int("records", len(outcomes)), zap.Int("failed", nFailed), zap.Any("failedByReason", reasons)}
 	switch {
-	case nFailed > 0 && nFailed == len(records):
+	case nFailed > 0 && nFailed == len(outcomes):
 		log.Error("every record of the batch failed for reasons outside the messages; they stay on the queue for a retry", fields...)
 	case nFailed > 0:
 		log.Warn("batch partly failed; failed records stay on the queue", fields...)

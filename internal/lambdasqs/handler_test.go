@@ -10,16 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/retry"
 )
 
-// scriptedCore answers by body: "ok", "dead", "retry"; it records the order of calls.
+// scriptedCore answers by body: "ok", "dead", "retry"; it records the order
+// of calls, and each HandleGroup call's message ids.
 type scriptedCore struct {
 	mu      sync.Mutex
 	seen    []string
+	groups  [][]string
 	barrier chan struct{} // if set, each call waits until closed
 	running int
 	peak    int
@@ -41,10 +45,25 @@ func (c *scriptedCore) Handle(ctx context.Context, m consumer.Message) consumer.
 	case "ok":
 		return consumer.Outcome{Kind: consumer.Done}
 	case "dead":
-		return consumer.Outcome{Kind: consumer.DeadLettered, Reason: consumer.ReasonValidation}
+		return consumer.Outcome{Kind: consumer.DeadLettered, Reason: contract.ReasonValidation}
 	default:
-		return consumer.Outcome{Kind: consumer.RetryLater, Reason: consumer.ReasonThrottled, Delay: time.Second}
+		return consumer.Outcome{Kind: consumer.RetryLater, Reason: contract.ReasonThrottled, Delay: time.Second}
 	}
+}
+
+// HandleGroup answers each message as Handle would: what a failure holds back
+// is the real core's decision, tested there; here only the transport is.
+func (c *scriptedCore) HandleGroup(ctx context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
+	var ids []string
+	outs := make([]consumer.Outcome, len(msgs))
+	for i, m := range msgs {
+		ids = append(ids, m.ID)
+		outs[i] = c.Handle(ctx, m)
+	}
+	c.mu.Lock()
+	c.groups = append(c.groups, ids)
+	c.mu.Unlock()
+	return outs
 }
 
 func event(arn string, recs ...[2]string) events.SQSEvent { // [2]string{group, body}
@@ -74,9 +93,9 @@ func TestBatchItemFailures(t *testing.T) {
 	}{
 		{"standard: only retries fail", "arn:aws:sqs:us-east-1:1:q", [][2]string{{"", "ok"}, {"", "retry"}, {"", "dead"}, {"", "retry"}}, []string{"m1", "m3"}},
 		{"standard: all ok", "arn:aws:sqs:us-east-1:1:q", [][2]string{{"", "ok"}, {"", "dead"}}, nil},
-		{"fifo: rest of failed group fails, other groups go on", "arn:aws:sqs:us-east-1:1:q.fifo",
+		{"fifo: the core's outcome per record", "arn:aws:sqs:us-east-1:1:q.fifo",
 			[][2]string{{"a", "ok"}, {"b", "ok"}, {"a", "retry"}, {"b", "ok"}, {"a", "ok"}, {"a", "dead"}, {"c", "retry"}},
-			[]string{"m2", "m4", "m5", "m6"}},
+			[]string{"m2", "m6"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,13 +112,13 @@ func TestBatchItemFailures(t *testing.T) {
 	}
 }
 
-func TestFIFOKeepsGroupOrderAndSkipsAfterFailure(t *testing.T) {
+func TestFIFOHandsEachGroupToTheCoreInOrder(t *testing.T) {
 	core := &scriptedCore{}
 	h := &Handler{Core: core, MaxConcurrency: 1}
-	h.Handle(context.Background(), event("arn:q.fifo", [2]string{"a", "ok"}, [2]string{"a", "retry"}, [2]string{"a", "ok"}, [2]string{"b", "ok"}))
-	// one worker slot: group a fully (m0, m1; m2 skipped unhandled), then group b
-	if got := fmt.Sprint(core.seen); got != "[m0 m1 m3]" {
-		t.Errorf("handled %s, want [m0 m1 m3] (m2 must not run after m1 failed)", got)
+	h.Handle(context.Background(), event("arn:q.fifo", [2]string{"a", "ok"}, [2]string{"b", "ok"}, [2]string{"a", "retry"}, [2]string{"a", "ok"}))
+	// one slot: group a in one call, in arrival order, then group b
+	if got := fmt.Sprint(core.groups); got != "[[m0 m2 m3] [m1]]" {
+		t.Errorf("group calls %s, want [[m0 m2 m3] [m1]]", got)
 	}
 }
 
@@ -151,6 +170,14 @@ type handlerFunc func(context.Context, consumer.Message) consumer.Outcome
 
 func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
 	return f(ctx, m)
+}
+
+func (f handlerFunc) HandleGroup(ctx context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
+	outs := make([]consumer.Outcome, len(msgs))
+	for i, m := range msgs {
+		outs[i] = f(ctx, m)
+	}
+	return outs
 }
 
 func TestEMFLine(t *testing.T) {

@@ -1,28 +1,32 @@
 package worker
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+)
 
 // groupRunner runs the items of one FIFO message group strictly one batch
 // after another (other groups in parallel). A batch is whatever of the group
-// has arrived, up to maxBatch (1 unless coalescing). After a batch fails, the
-// rest of the group that is already here is skipped (given back to the queue)
-// so order holds on redelivery.
+// has arrived, up to maxBatch (1 unless coalescing). Each group has one
+// consumer.Group, the core's memory of it (what to hold back for order), for
+// as long as items of the group are here; the core decides, the runner only
+// keeps the order.
 type groupRunner[T any] struct {
 	maxBatch int
-	run      func(batch []T) bool // reports whether every item is done (deleted)
-	skip     func(item T)
+	run      func(g *consumer.Group, batch []T)
 
 	mu     sync.Mutex
 	groups map[string]*groupQueue[T]
 }
 
 type groupQueue[T any] struct {
-	items  []T
-	failed bool
+	items []T
+	state consumer.Group
 }
 
-func newGroupRunner[T any](maxBatch int, run func([]T) bool, skip func(T)) *groupRunner[T] {
-	return &groupRunner[T]{maxBatch: max(maxBatch, 1), run: run, skip: skip, groups: map[string]*groupQueue[T]{}}
+func newGroupRunner[T any](maxBatch int, run func(*consumer.Group, []T)) *groupRunner[T] {
+	return &groupRunner[T]{maxBatch: max(maxBatch, 1), run: run, groups: map[string]*groupQueue[T]{}}
 }
 
 func (g *groupRunner[T]) enqueue(group string, item T) {
@@ -37,7 +41,8 @@ func (g *groupRunner[T]) enqueue(group string, item T) {
 	q.items = append(q.items, item)
 }
 
-// drain runs q's items in order and forgets the group (and any failure) once it is empty.
+// drain runs q's items in order and forgets the group (and the core's state
+// for it) once it is empty.
 func (g *groupRunner[T]) drain(group string, q *groupQueue[T]) {
 	for {
 		g.mu.Lock()
@@ -49,18 +54,7 @@ func (g *groupRunner[T]) drain(group string, q *groupQueue[T]) {
 		n := min(len(q.items), g.maxBatch)
 		batch := q.items[:n:n]
 		q.items = q.items[n:]
-		failed := q.failed
 		g.mu.Unlock()
-		if failed {
-			for _, it := range batch {
-				g.skip(it)
-			}
-			continue
-		}
-		if !g.run(batch) {
-			g.mu.Lock()
-			q.failed = true
-			g.mu.Unlock()
-		}
+		g.run(&q.state, batch)
 	}
 }

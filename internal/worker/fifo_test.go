@@ -5,22 +5,29 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/casebridge/casebridge/internal/consumer"
 )
 
-func TestGroupRunnerOrderParallelismAndSkip(t *testing.T) {
+func TestGroupRunnerOrderParallelismAndState(t *testing.T) {
 	var mu sync.Mutex
 	order := map[string][]string{}
-	record := func(item, what string) {
+	states := map[string]map[*consumer.Group]bool{}
+	record := func(item string, st *consumer.Group) {
 		group := item[:1]
 		mu.Lock()
-		order[group] = append(order[group], what+" "+item[1:])
+		order[group] = append(order[group], item[1:])
+		if states[group] == nil {
+			states[group] = map[*consumer.Group]bool{}
+		}
+		states[group][st] = true
 		mu.Unlock()
 	}
 	release := make(chan struct{})
 	started := make(chan string, 2)
 	var wg sync.WaitGroup
-	// Items are "<group><id>[!][~]": "!" fails, "~" blocks until released.
-	g := newGroupRunner(1, func(batch []string) bool {
+	// Items are "<group><id>[~]": "~" blocks until released.
+	g := newGroupRunner(1, func(st *consumer.Group, batch []string) {
 		it := batch[0]
 		defer wg.Done()
 		if strings.HasSuffix(it, "~") {
@@ -28,31 +35,33 @@ func TestGroupRunnerOrderParallelismAndSkip(t *testing.T) {
 			<-release
 			it = strings.TrimSuffix(it, "~")
 		}
-		record(strings.TrimSuffix(it, "!"), "run")
-		return !strings.HasSuffix(it, "!")
-	}, func(it string) { defer wg.Done(); record(it, "skip") })
+		record(it, st)
+	})
 	add := func(group, item string) { wg.Add(1); g.enqueue(group, group+item) }
 	// Both groups' first items block together: proof that groups run in parallel.
 	add("a", "1~")
 	add("b", "1~")
-	add("a", "2!") // fails: the rest of a is skipped
+	add("a", "2")
 	add("a", "3")
 	add("b", "2")
 	<-started
 	<-started
 	close(release)
 	wg.Wait()
-	if got := fmt.Sprint(order["a"]); got != "[run 1 run 2 skip 3]" {
-		t.Errorf("group a: %s", got)
+	if got := fmt.Sprint(order["a"]); got != "[1 2 3]" {
+		t.Errorf("group a ran %s, want [1 2 3]", got)
 	}
-	if got := fmt.Sprint(order["b"]); got != "[run 1 run 2]" {
-		t.Errorf("group b: %s", got)
+	if got := fmt.Sprint(order["b"]); got != "[1 2]" {
+		t.Errorf("group b ran %s, want [1 2]", got)
 	}
-	// Once a group has drained, its failure is forgotten.
+	if len(states["a"]) != 1 || len(states["b"]) != 1 {
+		t.Errorf("a group's batches must share one consumer.Group: a %d, b %d", len(states["a"]), len(states["b"]))
+	}
+	// Once a group has drained, the core's state for it is forgotten.
 	add("a", "4")
 	wg.Wait()
-	if got := order["a"][len(order["a"])-1]; got != "run 4" {
-		t.Errorf("a new item of a drained group: %q, failure state leaked", got)
+	if len(states["a"]) != 2 {
+		t.Errorf("a new item of a drained group got the old consumer.Group: the group's state leaked")
 	}
 }
 
@@ -61,7 +70,7 @@ func TestGroupRunnerBatchesWhatHasArrived(t *testing.T) {
 	var mu sync.Mutex
 	var batches [][]int
 	var wg sync.WaitGroup
-	g := newGroupRunner(3, func(b []int) bool {
+	g := newGroupRunner(3, func(_ *consumer.Group, b []int) {
 		if b[0] == 0 {
 			close(holding)
 			<-release // hold the group while the rest arrives
@@ -72,8 +81,7 @@ func TestGroupRunnerBatchesWhatHasArrived(t *testing.T) {
 		for range b {
 			wg.Done()
 		}
-		return true
-	}, func(int) { t.Error("nothing should be skipped") })
+	})
 	wg.Add(6)
 	g.enqueue("g", 0)
 	<-holding

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/quota"
 
 	"context"
@@ -18,11 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/mapper"
+	"github.com/casebridge/casebridge/internal/testkit/poll"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/internal/worker"
@@ -80,10 +83,18 @@ type workerOpts struct {
 	grace       time.Duration
 	limiter     *quota.Limiter
 	circuit     *quota.Circuit
+	// observe, if set, also receives the worker's log entries (warn and up),
+	// so a test can tell which path a run took (zaptest/observer).
+	observe zapcore.Core
 }
 
+// stopSlack is how long past its shutdown grace a stopped worker may take to
+// return from Run before stop reports it hung: generous, for a loaded machine.
+const stopSlack = 30 * time.Second
+
 // start runs a worker in this process until the returned stop is called; stop
-// returns Run's error.
+// returns Run's error, or an error when Run has not returned stopSlack after
+// the grace period.
 func (b *bed) start(o workerOpts) (w *worker.Worker, stop func() error) {
 	b.t.Helper()
 	core, err := consumer.New(consumer.Options{
@@ -98,8 +109,12 @@ func (b *bed) start(o workerOpts) (w *worker.Worker, stop func() error) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	logOpts := []zaptest.LoggerOption{zaptest.Level(zap.WarnLevel)}
+	if o.observe != nil {
+		logOpts = append(logOpts, zaptest.WrapOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, o.observe) })))
+	}
 	w, err = worker.New(worker.Options{SQS: b.sqs, QueueURL: b.src, Handler: core, Circuit: o.circuit,
-		Logger: zaptest.NewLogger(b.t, zaptest.Level(zap.WarnLevel)), Metrics: worker.NewMetrics(nil),
+		Logger: zaptest.NewLogger(b.t, logOpts...), Metrics: worker.NewMetrics(nil),
 		MaxInFlight: o.maxInFlight, Receivers: 2, WaitTime: 1, ShutdownGrace: o.grace})
 	if err != nil {
 		b.t.Fatal(err)
@@ -107,10 +122,21 @@ func (b *bed) start(o workerOpts) (w *worker.Worker, stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
+	grace := o.grace
+	if grace == 0 {
+		grace = 25 * time.Second // worker.Options' default
+	}
 	var once sync.Once
 	var runErr error
 	stop = func() error {
-		once.Do(func() { cancel(); runErr = <-done })
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(grace + stopSlack):
+				runErr = fmt.Errorf("Run has not returned %v after cancel (grace %v): the drain hangs", grace+stopSlack, grace)
+			}
+		})
 		return runErr
 	}
 	b.t.Cleanup(func() { _ = stop() })
@@ -161,11 +187,11 @@ func (b *bed) drainDLQ(into map[string]dead) {
 		}
 		for _, m := range out.Messages {
 			var d dead
-			a, ok := m.MessageAttributes[consumer.ErrorAttribute]
+			a, ok := m.MessageAttributes[contract.ErrorAttribute]
 			if !ok {
-				b.t.Errorf("DLQ message %s without %s (native redrive moved it?)", aws.ToString(m.MessageId), consumer.ErrorAttribute)
+				b.t.Errorf("DLQ message %s without %s (native redrive moved it?)", aws.ToString(m.MessageId), contract.ErrorAttribute)
 			} else if err := json.Unmarshal([]byte(aws.ToString(a.StringValue)), &d); err != nil {
-				b.t.Errorf("bad %s: %v", consumer.ErrorAttribute, err)
+				b.t.Errorf("bad %s: %v", contract.ErrorAttribute, err)
 			}
 			into[d.SourceMessageID] = d
 			if _, err := b.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(b.dlq), ReceiptHandle: m.ReceiptHandle}); err != nil {
@@ -209,13 +235,7 @@ func (b *bed) queueDepth() int {
 // signal here: the outcomes live in other processes (goaws) we can only ask.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.WaitFor(t, timeout, what, cond)
 }
 
 func doubleOf(f types.FieldValue) (float64, bool) {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,12 +68,9 @@ func NewMetrics(rate func() float64) *Metrics {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
-// Registry exposes the registry for tests and extra collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 func (m *Metrics) ObserveOutcome(o consumer.Outcome) {
 	if m != nil {
-		m.outcomes.WithLabelValues(o.Kind.String(), o.Reason).Inc()
+		m.outcomes.WithLabelValues(o.Kind.String(), string(o.Reason)).Inc()
 	}
 }
 
@@ -87,9 +86,9 @@ func (m *Metrics) ObserveUpdateCase(d time.Duration, c retry.Class) {
 	}
 }
 
-func (m *Metrics) ObserveDeadLetterSend(reason string, err error) {
+func (m *Metrics) ObserveDeadLetterSend(reason contract.Reason, err error) {
 	if m != nil {
-		m.dlqSends.WithLabelValues(reason, resultLabel(err)).Inc()
+		m.dlqSends.WithLabelValues(string(reason), resultLabel(err)).Inc()
 	}
 }
 

@@ -118,9 +118,9 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 	w.groups.enqueue(job.msg.GroupID, job)
 }
 
-// runGroupBatch runs messages of one FIFO group, in order, and reports whether
-// all of them are gone from the queue.
-func (w *Worker) runGroupBatch(batch []*job) bool {
+// runGroupBatch runs messages of one FIFO group, in order, and carries out
+// what the core decided for each (including holding some back for order).
+func (w *Worker) runGroupBatch(g *consumer.Group, batch []*job) {
 	defer func() {
 		for range batch {
 			w.finish()
@@ -130,13 +130,8 @@ func (w *Worker) runGroupBatch(batch []*job) bool {
 		for _, j := range batch {
 			w.giveBack(j, "shutdown before start")
 		}
-		return false
+		return
 	}
-	if len(batch) == 1 {
-		return w.process(batch[0])
-	}
-	// Batches of more than one exist only when the handler takes groups (New).
-	gh := w.o.Handler.(consumer.GroupHandler)
 	msgs := make([]consumer.Message, len(batch))
 	oldest := batch[0].received
 	for i, j := range batch {
@@ -146,20 +141,11 @@ func (w *Worker) runGroupBatch(batch []*job) bool {
 		}
 	}
 	hctx, cancel := context.WithDeadline(w.hardCtx, oldest.Add(w.o.MaxHold))
-	outs := gh.HandleGroup(hctx, msgs)
+	outs := w.o.Handler.HandleGroup(hctx, g, msgs)
 	cancel()
-	all := true
 	for i, j := range batch {
-		all = w.settle(j, outs[i]) && all
+		w.settle(j, outs[i])
 	}
-	return all
-}
-
-// releaseUnstarted gives back a FIFO message skipped because an earlier
-// message of its group failed; the group runner calls it once per message.
-func (w *Worker) releaseUnstarted(j *job) {
-	defer w.finish()
-	w.giveBack(j, "earlier message of its FIFO group failed")
 }
 
 func (w *Worker) giveBack(j *job, why string) {
@@ -180,24 +166,22 @@ type job struct {
 	hb       *heartbeat
 }
 
-// process runs the core on one message and carries out its outcome. It reports
-// whether the message is gone from the queue (FIFO groups stop at the first that is not).
-func (w *Worker) process(j *job) bool {
+// process runs the core on one standard-queue message and carries out its outcome.
+func (w *Worker) process(j *job) {
 	hctx, cancel := context.WithDeadline(w.hardCtx, j.received.Add(w.o.MaxHold))
 	out := w.o.Handler.Handle(hctx, j.msg)
 	cancel()
-	return w.settle(j, out)
+	w.settle(j, out)
 }
 
 // settle carries out an outcome: delete, or give back for out.Delay.
-func (w *Worker) settle(j *job, out consumer.Outcome) bool {
+func (w *Worker) settle(j *job, out consumer.Outcome) {
 	j.hb.stop() // before delete or release: no heartbeat on a dead receipt handle
 	if out.Kind.Deletes() {
 		w.deleter.delete(j.receipt, j.msg.ID)
-		return true
+		return
 	}
-	w.changeVisibility(j, out.Delay, out.Reason)
-	return false
+	w.changeVisibility(j, out.Delay, string(out.Reason))
 }
 
 // changeVisibility gives a message back to the queue after d (RetryLater) or at once (d = 0).

@@ -5,6 +5,8 @@
 package worker
 
 import (
+	"cmp"
+
 	"github.com/casebridge/casebridge/internal/quota"
 
 	"context"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
+	"github.com/casebridge/casebridge/internal/config"
 	"github.com/casebridge/casebridge/internal/consumer"
 	"github.com/casebridge/casebridge/internal/retry"
 )
@@ -41,18 +44,18 @@ type Options struct {
 	Logger   *zap.Logger
 	Metrics  *Metrics // optional
 
-	MaxInFlight   int           // 64
+	MaxInFlight   int           // config.DefaultMaxInFlight
 	Receivers     int           // MaxInFlight ÷ 10, between 2 and 8
-	MaxHold       time.Duration // 10m: a message's time budget from receipt
-	ShutdownGrace time.Duration // 25s
+	MaxHold       time.Duration // config.DefaultMaxHold: a message's time budget from receipt
+	ShutdownGrace time.Duration // config.DefaultShutdownGrace
 	WaitTime      int32         // 20: long-poll seconds
 	// VisibilityTimeout is the one the heartbeat keeps renewing; 0 reads the
 	// queue's own at start.
 	VisibilityTimeout time.Duration
 	DeleteFlushEvery  time.Duration // 20ms: longest a delete waits for its batch to fill
 	// Coalesce hands the messages of a FIFO group that are here together to the
-	// handler in one HandleGroup call (when it implements consumer.GroupHandler),
-	// so it can merge their updates into one UpdateCase call.
+	// handler in one HandleGroup call, so it can merge their updates into one
+	// UpdateCase call; otherwise they go one at a time.
 	Coalesce bool
 }
 
@@ -81,14 +84,14 @@ func New(opts Options) (*Worker, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	setDefault(&opts.MaxInFlight, 64)
+	opts.MaxInFlight = cmp.Or(opts.MaxInFlight, config.DefaultMaxInFlight)
 	// One long poll brings at most 10 messages; enough polls in parallel keep
 	// every slot fed without waiting on each other's round trips.
-	setDefault(&opts.Receivers, min(max(opts.MaxInFlight/10, 2), 8))
-	setDefault(&opts.MaxHold, 10*time.Minute)
-	setDefault(&opts.ShutdownGrace, 25*time.Second)
-	setDefault(&opts.WaitTime, 20)
-	setDefault(&opts.DeleteFlushEvery, 20*time.Millisecond)
+	opts.Receivers = cmp.Or(opts.Receivers, min(max(opts.MaxInFlight/10, 2), 8))
+	opts.MaxHold = cmp.Or(opts.MaxHold, config.DefaultMaxHold)
+	opts.ShutdownGrace = cmp.Or(opts.ShutdownGrace, config.DefaultShutdownGrace)
+	opts.WaitTime = cmp.Or(opts.WaitTime, 20)
+	opts.DeleteFlushEvery = cmp.Or(opts.DeleteFlushEvery, 20*time.Millisecond)
 	// A slot is a message held, handled or about to be. One receive's worth
 	// beyond MaxInFlight lets the next messages be here the moment a handler
 	// frees up, instead of a receive round trip later; they are the
@@ -100,22 +103,15 @@ func New(opts Options) (*Worker, error) {
 	}
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
 	batch := 1
-	if _, ok := opts.Handler.(consumer.GroupHandler); ok && opts.Coalesce {
+	if opts.Coalesce {
 		batch = opts.MaxInFlight
 	}
-	w.groups = newGroupRunner(batch, w.runGroupBatch, w.releaseUnstarted)
+	w.groups = newGroupRunner(batch, w.runGroupBatch)
 	return w, nil
 }
 
 // prefetch is how many messages may wait, received, for a free handler.
 const prefetch = maxBatch
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
-}
 
 // Ready reports whether the worker is receiving (false before start, while the
 // access-denied circuit is open, and while draining).

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/quota"
 
 	"context"
@@ -41,8 +42,8 @@ func TestEveryMessageEndsInOnePlace(t *testing.T) {
 			fmt.Sprintf(`{"caseId":%q,"fields":{"status":"reopened"}}`, caseID(i)),
 			fmt.Sprintf(`{"caseId":%q,"fields":{"nosuchfield":"x"}}`, caseID(i)),
 		)
-		want = append(want, consumer.ReasonInvalidMessage, consumer.ReasonInvalidMessage, consumer.ReasonNotFound,
-			consumer.ReasonValidation, consumer.ReasonValidation)
+		want = append(want, string(contract.ReasonInvalidMessage), string(contract.ReasonInvalidMessage), string(contract.ReasonNotFound),
+			string(contract.ReasonValidation), string(contract.ReasonValidation))
 	}
 	ids := b.send(bodies)
 	_, stop := b.start(workerOpts{limiter: quota.NewLimiter(quota.LimiterConfig{})})
@@ -73,7 +74,7 @@ func TestEveryMessageEndsInOnePlace(t *testing.T) {
 			dups += marks[fmt.Sprintf("m-%d", i)] - 1
 		case !isDead:
 			t.Errorf("message %d (%s) not on the DLQ, want %s", i, bodies[i], want[i])
-		case d.Class != want[i]:
+		case string(d.Class) != want[i]:
 			t.Errorf("message %d on the DLQ as %q (%s), want %q", i, d.Class, d.Message, want[i])
 		case d.Message == "" || strings.Contains(d.Message, "operation error"):
 			t.Errorf("message %d: DLQ reason message %q: want the service's or the decoder's own words", i, d.Message)
@@ -159,7 +160,7 @@ func TestDLQRefusingSendsLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if deadLetters[id].Class != consumer.ReasonInvalidMessage {
+		if string(deadLetters[id].Class) != string(contract.ReasonInvalidMessage) {
 			t.Errorf("%s: %+v", id, deadLetters[id])
 		}
 	}
@@ -179,7 +180,7 @@ func TestRetriesExhaustedAtMaxReceives(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := deadLetters[ids[0]]
-	if d.Class != consumer.ReasonRetriesExhausted || d.Code != "InternalServerException" || d.ReceiveCount != 3 {
+	if d.Class != string(contract.ReasonRetriesExhausted) || d.Code != "InternalServerException" || d.ReceiveCount != 3 {
 		t.Errorf("DLQ reason %+v, want retries-exhausted / InternalServerException at receive 3", d)
 	}
 }
@@ -261,16 +262,16 @@ func TestShutdownDrainsAndLosesNothing(t *testing.T) {
 
 // recordingHandler remembers the highest receive count the core was handed.
 type recordingHandler struct {
-	next consumer.Handler
-	mu   sync.Mutex
-	max  int
+	consumer.Handler // standard queue only: HandleGroup is not recorded
+	mu               sync.Mutex
+	max              int
 }
 
 func (h *recordingHandler) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
 	h.mu.Lock()
 	h.max = max(h.max, m.ReceiveCount)
 	h.mu.Unlock()
-	return h.next.Handle(ctx, m)
+	return h.Handler.Handle(ctx, m)
 }
 
 // TestTightQuotaDoesNotBurnReceiveCounts: with a quota far below what the worker
@@ -288,7 +289,7 @@ func TestTightQuotaDoesNotBurnReceiveCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordingHandler{next: core}
+	rec := &recordingHandler{Handler: core}
 	w, err := worker.New(worker.Options{SQS: b.sqs, QueueURL: b.src, Handler: rec, MaxInFlight: 8, WaitTime: 1})
 	if err != nil {
 		t.Fatal(err)

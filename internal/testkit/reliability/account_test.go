@@ -7,13 +7,14 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/casesim"
-	"github.com/casebridge/casebridge/internal/consumer"
 )
 
 // kind is what a test message is designed to become.
@@ -27,8 +28,8 @@ const (
 	kForbidden              // forbidden (breaks the deployment's performedBy policy)
 )
 
-func (k kind) wantClass() string {
-	return [...]string{"", consumer.ReasonInvalidMessage, consumer.ReasonNotFound, consumer.ReasonValidation, consumer.ReasonForbidden}[k]
+func (k kind) wantClass() contract.Reason {
+	return [...]contract.Reason{"", contract.ReasonInvalidMessage, contract.ReasonNotFound, contract.ReasonValidation, contract.ReasonForbidden}[k]
 }
 
 type msg struct {
@@ -101,7 +102,7 @@ func applied(sim *casesim.Server) map[string]int {
 
 // dead is one message found on the DLQ.
 type dead struct {
-	reason consumer.DeadLetterReason
+	reason contract.DeadLetterRecord
 	body   string
 	attrs  map[string]sqstypes.MessageAttributeValue
 }
@@ -122,9 +123,9 @@ func (w *world) drainDLQ() map[string][]dead {
 		}
 		for _, m := range out.Messages {
 			d := dead{body: aws.ToString(m.Body), attrs: m.MessageAttributes}
-			if a, ok := m.MessageAttributes[consumer.ErrorAttribute]; ok {
+			if a, ok := m.MessageAttributes[contract.ErrorAttribute]; ok {
 				if err := json.Unmarshal([]byte(aws.ToString(a.StringValue)), &d.reason); err != nil {
-					w.t.Errorf("%s is not JSON: %v", consumer.ErrorAttribute, err)
+					w.t.Errorf("%s is not JSON: %v", contract.ErrorAttribute, err)
 				}
 			}
 			key := aws.ToString(m.MessageAttributes[markerAttr].StringValue)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/contract"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
@@ -124,8 +126,8 @@ func TestHostileCheckCommand(t *testing.T) {
 			if !ok {
 				t.Fatalf("no verdict")
 			}
-			if !v.OK && v.Reason != consumer.ReasonInvalidMessage {
-				t.Errorf("reason %q, want %q", v.Reason, consumer.ReasonInvalidMessage)
+			if !v.OK && v.Reason != string(contract.ReasonInvalidMessage) {
+				t.Errorf("reason %q, want %q", v.Reason, contract.ReasonInvalidMessage)
 			}
 			verdict(t, h, bugs, !v.OK, v.Error)
 		})
@@ -221,8 +223,8 @@ func TestHostileLambdaHandler(t *testing.T) {
 				// rejection's wording is checked by TestHostileDecoder; a failed
 				// DLQ send's outcome carries only the send error.
 				text := fmt.Sprint(out.Err)
-				rejected := out.Reason == consumer.ReasonInvalidMessage ||
-					(out.Reason == consumer.ReasonDLQSendFailed && strings.Contains(text, "("+consumer.ReasonInvalidMessage+")"))
+				rejected := out.Reason == contract.ReasonInvalidMessage ||
+					(out.Reason == contract.ReasonDLQSendFailed && strings.Contains(text, "("+string(contract.ReasonInvalidMessage)+")"))
 				if !rejected {
 					t.Errorf("outcome %s/%s (%s), want invalid-message", out.Kind, out.Reason, text)
 				}
@@ -231,7 +233,7 @@ func TestHostileLambdaHandler(t *testing.T) {
 			}
 			d := dlq[c.File]
 			text := fmt.Sprintf("outcome %s/%s, %d on the DLQ", out.Kind, out.Reason, len(d))
-			rejected := len(d) == 1 && d[0].reason.Class == consumer.ReasonInvalidMessage && !failed[c.File]
+			rejected := len(d) == 1 && d[0].reason.Class == contract.ReasonInvalidMessage && !failed[c.File]
 			if rejected {
 				text = d[0].reason.Message
 				if !bytes.Equal([]byte(d[0].body), c.body) {
@@ -297,9 +299,9 @@ func TestHostileThroughSQSWorker(t *testing.T) {
 		t.Run(c.File, func(t *testing.T) {
 			d := dlq[c.File]
 			text := fmt.Sprintf("%d on the DLQ", len(d))
-			rejected := len(d) == 1 && d[0].reason.Class == consumer.ReasonInvalidMessage
+			rejected := len(d) == 1 && d[0].reason.Class == contract.ReasonInvalidMessage
 			if len(d) == 1 {
-				text = d[0].reason.Class + ": " + d[0].reason.Message
+				text = string(d[0].reason.Class) + ": " + d[0].reason.Message
 				if d[0].body != string(c.body) {
 					t.Errorf("DLQ body differs from the original (%d vs %d bytes)", len(d[0].body), len(c.body))
 				}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/casebridge/casebridge/contract"
 
-	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // sentinel marks field values (and the performedBy claim, which the API marks
@@ -80,7 +80,7 @@ func TestNoFieldValuesInLogsMetricsOrDLQReasons(t *testing.T) {
 		l.scan("/metrics", metrics)
 		for k, ds := range dlq {
 			for _, d := range ds {
-				l.scan("DLQ reason of "+k, aws.ToString(d.attrs[consumer.ErrorAttribute].StringValue))
+				l.scan("DLQ reason of "+k, aws.ToString(d.attrs[contract.ErrorAttribute].StringValue))
 			}
 		}
 	})
@@ -94,7 +94,7 @@ func TestNoFieldValuesInLogsMetricsOrDLQReasons(t *testing.T) {
 		l.scan("Lambda output (logs and EMF)", r.out.String())
 		for k, ds := range dlq {
 			for _, d := range ds {
-				l.scan("DLQ reason of "+k, aws.ToString(d.attrs[consumer.ErrorAttribute].StringValue))
+				l.scan("DLQ reason of "+k, aws.ToString(d.attrs[contract.ErrorAttribute].StringValue))
 			}
 		}
 	})
