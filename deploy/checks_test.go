@@ -34,7 +34,7 @@ func domainARN(s *Stack) string {
 }
 
 // workerGrants is what the worker or the function may do, given s's
-// parameters: the blueprint's list and nothing else. The optional features'
+// parameters: the documented list and nothing else. The optional features'
 // grants are on the list exactly when their feature is on, and checkGrants
 // wants every listed grant present.
 func workerGrants(s *Stack) map[grant]bool {

@@ -72,7 +72,7 @@ func attrs(n int) map[string]sqstypes.MessageAttributeValue {
 	return m
 }
 
-// TestOutcomesTable covers the blueprint's outcomes table, one row per case.
+// TestOutcomesTable covers the outcomes table (README, docs/architecture.md), one row per case.
 func TestOutcomesTable(t *testing.T) {
 	tests := []struct {
 		name         string

@@ -15,7 +15,7 @@ import (
 )
 
 // Class is what kind of failure an UpdateCase error is, and so what the
-// consumer does next (see the blueprint's outcomes table).
+// consumer does next (the outcomes table in docs/architecture.md).
 type Class string
 
 // The classes. The empty Class means success.

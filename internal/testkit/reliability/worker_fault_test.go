@@ -131,8 +131,8 @@ func metricLines(all, name string) []string {
 	return out
 }
 
-// TestWorkerDownstreamFaults: the simulator fails at once in every way the
-// blueprint names: 10 % 500s and 5 % dropped connections throughout, a 2 s
+// TestWorkerDownstreamFaults: the simulator fails at once in every way
+// Connect Cases can: 10 % 500s and 5 % dropped connections throughout, a 2 s
 // latency spike, then a 10-second throttle storm. The worker rides it out and
 // every message still ends in its one right place (no valid message is
 // dead-lettered, not even as retries-exhausted).
