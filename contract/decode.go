@@ -1,8 +1,9 @@
 package contract
 
 import (
-	"bytes"
 	"io"
+
+	"github.com/casebridge/casebridge/internal/jsonpool"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -17,11 +18,9 @@ import (
 // encoding/json/v2), which checks the syntax, so no generic decoding into
 // interface{} ever loses a number's precision or a key's order.
 func Decode(data []byte) (*Message, error) {
-	p := decoders.Get().(*pooledDecoder)
-	defer p.release()
-	p.buf = *bytes.NewBuffer(data)
-	p.dec.Reset(&p.buf)
-	d := decoder{dec: p.dec, data: data}
+	p := jsonpool.Get(data)
+	defer p.Release()
+	d := decoder{dec: p.Decoder, data: data}
 	m := new(Message)
 	if rej := d.message(m); rej != nil {
 		return nil, rej

@@ -6,35 +6,12 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
 
 // This file holds the decoder's reading primitives and how it names paths;
 // decode.go holds the shape of the contract.
-
-// decoders recycles jsontext decoders, as encoding/json recycles its own:
-// a fresh decoder allocates its stacks of object names again for every
-// message, which cost more than all the rest of decoding. A pooled decoder
-// carries nothing from one message to the next (Reset).
-var decoders = sync.Pool{New: func() any {
-	p := new(pooledDecoder)
-	p.dec = jsontext.NewDecoder(&p.buf)
-	return p
-}}
-
-type pooledDecoder struct {
-	dec *jsontext.Decoder
-	buf bytes.Buffer
-}
-
-// release drops the reference to the caller's bytes before pooling.
-func (p *pooledDecoder) release() {
-	p.buf = bytes.Buffer{}
-	p.dec.Reset(&p.buf)
-	decoders.Put(p)
-}
 
 // name reads an object member's name. The returned bytes are only valid
 // until the next read; names without escapes are not copied.

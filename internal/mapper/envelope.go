@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/casebridge/casebridge/internal/jsonpool"
+
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -19,19 +21,9 @@ import (
 // its keys are ordered; the walk stops there, so a raw message costs a
 // look at its first key.
 func (m *Mapper) unwrap(body []byte) (payload []byte, envelope string, err error) {
-	p, _ := m.decoders.Get().(*pooledDecoder)
-	if p == nil {
-		p = new(pooledDecoder)
-		p.dec = jsontext.NewDecoder(&p.buf)
-	}
-	defer func() {
-		p.buf = bytes.Buffer{} // drop the body before pooling
-		p.dec.Reset(&p.buf)
-		m.decoders.Put(p)
-	}()
-	p.buf = *bytes.NewBuffer(body)
-	p.dec.Reset(&p.buf)
-	dec := p.dec
+	p := jsonpool.Get(body)
+	defer p.Release()
+	dec := p.Decoder
 	if dec.PeekKind() != '{' {
 		return body, EnvelopeRaw, nil
 	}
@@ -128,13 +120,6 @@ func invalidJSON(err error) *RejectionError {
 		return &RejectionError{Path: "$", Rule: "invalid JSON: unexpected end of input"}
 	}
 	return &RejectionError{Path: "$", Rule: "invalid JSON: " + strings.TrimPrefix(err.Error(), "jsontext: ")}
-}
-
-// pooledDecoder is a reusable jsontext decoder: a fresh one allocates its
-// name stacks for every body, which would cost more than the walk itself.
-type pooledDecoder struct {
-	dec *jsontext.Decoder
-	buf bytes.Buffer
 }
 
 func quote(s string) string {

@@ -2,15 +2,14 @@
 // request, or into a rejection a person can act on.
 //
 // The steps are: unwrap the envelope (raw, SNS notification, EventBridge
-// event; one level) → extract the update with an Extractor (contract v1 is
-// the built-in one) → validate (the contract package's rules, plus "there is
-// a domain") → build the request. Nothing here calls AWS.
+// event; one level) → decode contract v1 strictly → validate (the contract
+// package's rules, plus "there is a domain") → build the request. Nothing
+// here calls AWS.
 package mapper
 
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
@@ -39,32 +38,10 @@ type Config struct {
 	MaxBodyBytes    int    // 0 means 1 MiB (the SQS limit)
 }
 
-// Extractor picks the update out of an unwrapped payload. It returns a
-// message that already passed contract.Message.Validate (an empty DomainID
-// is allowed; the Mapper fills in the default), or an error; errors that are
-// not a *RejectionError are wrapped into one.
-//
-// Contract v1 is the built-in extractor; declarative extractors for events
-// that do not follow the contract (e.g. JMESPath rules over an EventBridge
-// detail) will implement this interface too.
-type Extractor interface {
-	Extract(payload []byte) (*contract.Message, error)
-}
-
-// ContractV1 extracts a contract v1 message, canonical or shorthand.
-type ContractV1 struct{}
-
-// Extract decodes payload strictly and validates it.
-func (ContractV1) Extract(payload []byte) (*contract.Message, error) {
-	return contract.Decode(payload)
-}
-
 // Mapper maps message bodies to UpdateCase requests. The zero value works
 // (no default domain, 1 MiB limit). A Mapper is safe for concurrent use.
 type Mapper struct {
-	cfg      Config
-	extract  Extractor
-	decoders sync.Pool // of *pooledDecoder, for unwrapping envelopes
+	cfg Config
 }
 
 // New returns a Mapper using contract v1.
@@ -94,11 +71,7 @@ func (m *Mapper) Map(body []byte) (*Mapped, error) {
 	if err != nil {
 		return nil, err
 	}
-	extract := m.extract
-	if extract == nil {
-		extract = ContractV1{}
-	}
-	msg, err := extract.Extract(payload)
+	msg, err := contract.Decode(payload)
 	if err != nil {
 		return nil, asRejection(err)
 	}
@@ -115,7 +88,7 @@ func (m *Mapper) Map(body []byte) (*Mapped, error) {
 		Envelope: envelope,
 	}
 	if msg.OccurredAt != "" {
-		// Already validated by the extractor; a parse error cannot happen.
+		// Already validated by Decode; a parse error cannot happen.
 		out.OccurredAt, _ = time.Parse(time.RFC3339, msg.OccurredAt)
 	}
 	return out, nil
