@@ -290,3 +290,34 @@ func TestControlEndpoints(t *testing.T) {
 		t.Errorf("GET unknown case = %d", code)
 	}
 }
+
+// TestQuotas throttles a catalog operation as AWS's per-account quota does:
+// past the burst, 429 ThrottlingException, counted per operation; other
+// operations are not limited.
+func TestQuotas(t *testing.T) {
+	h := newHarness(t, casesim.Options{Quotas: map[string]casesim.Quota{"ListFields": {Rate: 0.01, Burst: 2}}}, true)
+	ctx := context.Background()
+	list := func() error {
+		_, err := h.client.ListFields(ctx, &connectcases.ListFieldsInput{DomainId: aws.String(demoDomain)})
+		return err
+	}
+	for i := range 2 {
+		if err := list(); err != nil {
+			t.Fatalf("call %d within burst: %v", i, err)
+		}
+	}
+	var te *types.ThrottlingException
+	if err := list(); !errors.As(err, &te) {
+		t.Fatalf("call past burst: err = %T %v, want *types.ThrottlingException", err, err)
+	}
+	for range 3 {
+		if _, err := h.client.BatchGetField(ctx, &connectcases.BatchGetFieldInput{DomainId: aws.String(demoDomain),
+			Fields: []types.FieldIdentifier{{Id: aws.String("status")}}}); err != nil {
+			t.Fatalf("BatchGetField has no quota: %v", err)
+		}
+	}
+	st := h.sim.Stats()
+	if st["ListFields"][200] != 2 || st["ListFields"][429] != 1 || st["BatchGetField"][429] != 0 {
+		t.Errorf("stats = %v", st)
+	}
+}

@@ -46,7 +46,7 @@ func (s *Server) handle(pattern, op string, fn opFunc) {
 func (s *Server) serveOp(op string, fn opFunc, w http.ResponseWriter, r *http.Request) int {
 	st := s.faults.Load()
 	isUpdate := op == "UpdateCase"
-	if isUpdate && st.limiter != nil && !st.limiter.Allow() {
+	if l := s.quotas[op]; (l != nil && !l.Allow()) || (isUpdate && st.limiter != nil && !st.limiter.Allow()) {
 		s.writeError(w, &apiError{status: http.StatusTooManyRequests, code: "ThrottlingException", message: "Rate exceeded"})
 		return http.StatusTooManyRequests
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 )
 
 // Options configures a Server.
@@ -32,6 +33,11 @@ type Options struct {
 	Region         string // for ARNs; default us-east-1
 	AccountID      string // for ARNs; default 123456789012
 	UpdateLogLimit int    // keep only the newest N applied updates; 0 = keep all
+
+	// Quotas throttle operations by name ("ListFieldOptions"), a token
+	// bucket each, as AWS's per-account quotas do; they apply before Faults
+	// and are fixed for the Server's life.
+	Quotas map[string]Quota
 }
 
 // AppliedUpdate is one UpdateCase call that succeeded, as applied.
@@ -52,6 +58,7 @@ type Server struct {
 	mux       *http.ServeMux
 	faults    atomic.Pointer[faultState]
 	faultsMu  sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
+	quotas    map[string]*rate.Limiter
 	requestID atomic.Uint64
 
 	rngMu sync.Mutex
@@ -97,6 +104,7 @@ func New(opts Options) *Server {
 		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
 		domains:  map[string]*domain{},
 		stats:    map[statKey]int{},
+		quotas:   newQuotaLimiters(opts.Quotas),
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
