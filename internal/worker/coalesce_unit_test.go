@@ -16,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/testkit/poll"
 )
 
 // fifoSQS hands out its messages as real SQS does for one FIFO group: up to
@@ -92,15 +93,11 @@ func TestFIFOCoalescingMergesAGroupInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	for {
+	poll.WaitFor(t, 30*time.Second, "all 30 messages deleted", func() bool {
 		q.fakeSQS.mu.Lock()
-		n := len(q.fakeSQS.deleted)
-		q.fakeSQS.mu.Unlock()
-		if n == 30 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer q.fakeSQS.mu.Unlock()
+		return len(q.fakeSQS.deleted) == 30
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -14,6 +14,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/casebridge/casebridge/internal/consumer"
 )
 
 // fakeSQS records delete and visibility calls; failOnce makes the first delete of
@@ -128,6 +131,84 @@ func TestHeartbeatRenewsWithoutInflationAndStopsBeforeDelete(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.visibility) != n {
 		t.Errorf("%d heartbeats after stop", len(f.visibility)-n)
+	}
+}
+
+// GraceOverLog is the start of the warning Run logs when the shutdown grace
+// ends before in-flight work does. Tests read it to tell a drain that ended by
+// itself from one the grace cut; TestShutdownGraceCutsStuckWork keeps it true.
+const GraceOverLog = "shutdown grace over"
+
+type handlerFunc func(context.Context, consumer.Message) consumer.Outcome
+
+func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
+	return f(ctx, m)
+}
+
+func (f handlerFunc) HandleGroup(ctx context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
+	outs := make([]consumer.Outcome, len(msgs))
+	for i, m := range msgs {
+		outs[i] = f(ctx, m)
+	}
+	return outs
+}
+
+// TestShutdownGraceCutsStuckWork: a handler that never finishes by itself
+// keeps Run draining for the grace, no less, and is then canceled because of
+// it; Run returns, the message is not deleted, and the cut is logged. The
+// handler's context is the signal: no timing but the grace's lower bound (safe
+// under load) and a generous hang bound.
+func TestShutdownGraceCutsStuckWork(t *testing.T) {
+	const grace = 500 * time.Millisecond
+	q := &fifoSQS{pending: []sqstypes.Message{{MessageId: aws.String("m"), ReceiptHandle: aws.String("rh"), Body: aws.String("{}"),
+		Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}}
+	started, cut := make(chan struct{}), make(chan time.Time, 1)
+	h := handlerFunc(func(ctx context.Context, _ consumer.Message) consumer.Outcome {
+		close(started)
+		<-ctx.Done() // stuck until the worker gives up on it
+		cut <- time.Now()
+		return consumer.Outcome{Kind: consumer.RetryLater, Reason: "shutdown", Delay: time.Second}
+	})
+	obs, logs := observer.New(zap.WarnLevel)
+	w, err := New(Options{SQS: q, QueueURL: "q", Handler: h, Logger: zap.New(obs), Receivers: 1, MaxInFlight: 1,
+		VisibilityTimeout: 30 * time.Second, ShutdownGrace: grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler never got the message")
+	}
+	canceledAt := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(grace + 30*time.Second):
+		t.Fatalf("Run has not returned %v after cancel with a %v grace: the grace does not cut stuck work", grace+30*time.Second, grace)
+	}
+	select {
+	case at := <-cut:
+		if d := at.Sub(canceledAt); d < grace {
+			t.Errorf("in-flight work canceled %v after shutdown began, before its %v grace", d, grace)
+		}
+	default:
+		t.Fatal("Run returned with the handler still running: its context was never canceled")
+	}
+	if n := logs.FilterMessageSnippet(GraceOverLog).Len(); n != 1 {
+		t.Errorf("%q logged %d times, want once; warnings: %v", GraceOverLog, n, logs.All())
+	}
+	q.fakeSQS.mu.Lock()
+	defer q.fakeSQS.mu.Unlock()
+	if len(q.fakeSQS.deleted) != 0 {
+		t.Errorf("deleted %v: a message cut by the grace must stay on the queue", q.fakeSQS.deleted)
 	}
 }
 
