@@ -27,6 +27,7 @@ type Metrics struct {
 	deletes        prometheus.Counter
 	deleteFailures prometheus.Counter
 	heartbeats     *prometheus.CounterVec
+	calls          *callMeter
 }
 
 var _ consumer.Metrics = (*Metrics)(nil)
@@ -35,7 +36,8 @@ var _ consumer.Metrics = (*Metrics)(nil)
 // (calls/s, +Inf when unlimited) and may be nil.
 func NewMetrics(rate func() float64) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		calls: newCallMeter(time.Now),
+		reg:   prometheus.NewRegistry(),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_messages_total",
 			Help: "Messages handled, by outcome and reason."}, []string{"outcome", "reason"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_updatecase_attempts_total",
@@ -58,11 +60,39 @@ func NewMetrics(rate func() float64) *Metrics {
 	m.reg.MustRegister(m.outcomes, m.attempts, m.latency, m.dlqSends, m.inflight, m.receiveErrors,
 		m.deletes, m.deleteFailures, m.heartbeats,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_updatecase_success_rate",
+			Help: "Successful UpdateCase calls per second over the last minute: the rate this instance gets."}, m.calls.successRate),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_quota_bound",
+			Help: "1 when the UpdateCase quota limits this instance (a call was throttled in the last minute): another instance would not add throughput."},
+			func() float64 {
+				if m.calls.throttled() {
+					return 1
+				}
+				return 0
+			}))
 	if rate != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_rate_limit_per_second",
 			Help: "Current UpdateCase rate of the shared adaptive limiter (+Inf: no limit in force)."}, rate))
 	}
 	return m
+}
+
+// watchBacklog exposes the worker's backlog estimate (seconds; NaN before the first check).
+func (m *Metrics) watchBacklog(drainSeconds func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_backlog_drain_seconds",
+			Help: "Source queue depth ÷ casebridge_updatecase_success_rate: how long the backlog takes at the rate this instance gets (+Inf: nothing gets through)."},
+			drainSeconds))
+	}
+}
+
+// successRate is successful UpdateCase calls/s over the last minute (0 without metrics).
+func (m *Metrics) successRate() float64 {
+	if m == nil {
+		return 0
+	}
+	return m.calls.successRate()
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -82,6 +112,7 @@ func (m *Metrics) ObserveRetryClass(c retry.Class) {
 
 func (m *Metrics) ObserveUpdateCase(d time.Duration, c retry.Class) {
 	if m != nil {
+		m.calls.record(c == "", c == retry.ClassThrottle)
 		m.latency.WithLabelValues(classLabel(c)).Observe(d.Seconds())
 	}
 }

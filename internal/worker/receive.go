@@ -39,6 +39,7 @@ func (w *Worker) receiveLoop(ctx context.Context, id int) {
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{
 				sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
 				sqstypes.MessageSystemAttributeNameMessageGroupId,
+				sqstypes.MessageSystemAttributeNameSentTimestamp,
 			},
 			MessageAttributeNames: []string{"All"},
 		})
@@ -107,6 +108,7 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 		received: received,
 	}
 	job.hb = w.startHeartbeat(job.receipt, job.msg.ID)
+	w.backlog.sent(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)])
 	w.inflight.Add(1)
 	w.o.Metrics.inFlight(1)
 	if !w.isFIFO() {

@@ -6,6 +6,7 @@ package worker
 
 import (
 	"cmp"
+	"math"
 
 	"github.com/casebridge/casebridge/internal/quota"
 
@@ -53,6 +54,9 @@ type Options struct {
 	// queue's own at start.
 	VisibilityTimeout time.Duration
 	DeleteFlushEvery  time.Duration // 20ms: longest a delete waits for its batch to fill
+	// BacklogCheckEvery is how often the worker estimates how long the queue's
+	// backlog takes at the rate it gets (1m; needs Metrics).
+	BacklogCheckEvery time.Duration
 	// Coalesce hands the messages of a FIFO group that are here together to the
 	// handler in one HandleGroup call, so it can merge their updates into one
 	// UpdateCase call; otherwise they go one at a time.
@@ -66,6 +70,7 @@ type Worker struct {
 	deleter  *deleter
 	groups   *groupRunner[*job]
 	ready    readiness
+	backlog  backlogWatch
 	inflight sync.WaitGroup
 
 	// Set by Run before the first receive; the FIFO group runners read them.
@@ -92,6 +97,7 @@ func New(opts Options) (*Worker, error) {
 	opts.ShutdownGrace = cmp.Or(opts.ShutdownGrace, config.DefaultShutdownGrace)
 	opts.WaitTime = cmp.Or(opts.WaitTime, 20)
 	opts.DeleteFlushEvery = cmp.Or(opts.DeleteFlushEvery, 20*time.Millisecond)
+	opts.BacklogCheckEvery = cmp.Or(opts.BacklogCheckEvery, time.Minute)
 	// A slot is a message held, handled or about to be. One receive's worth
 	// beyond MaxInFlight lets the next messages be here the moment a handler
 	// frees up, instead of a receive round trip later; they are the
@@ -101,6 +107,8 @@ func New(opts Options) (*Worker, error) {
 	for range held {
 		w.slots <- struct{}{}
 	}
+	w.backlog.drainSecs = math.NaN()
+	opts.Metrics.watchBacklog(w.backlog.estimate)
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
 	batch := 1
 	if opts.Coalesce {
@@ -164,6 +172,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}()
 	}
 
+	if w.o.Metrics != nil {
+		go w.watchBacklog(ctx)
+	}
 	var receivers sync.WaitGroup
 	for i := range w.o.Receivers {
 		receivers.Add(1)

@@ -1,0 +1,73 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/casebridge/casebridge/internal/consumer"
+)
+
+// backlogSQS answers GetQueueAttributes with a queue depth and retention.
+type backlogSQS struct {
+	fakeSQS
+	depth, retentionSecs int
+}
+
+func (b *backlogSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{
+		"ApproximateNumberOfMessages": fmt.Sprint(b.depth), "MessageRetentionPeriod": fmt.Sprint(b.retentionSecs)}}, nil
+}
+
+// TestBacklogCheckWarnsBeforeMessagesExpire: a backlog that the rate this
+// instance gets cannot drain before the oldest message's retention ends is
+// logged as a warning naming what to do, and the estimate is exposed.
+func TestBacklogCheckWarnsBeforeMessagesExpire(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	sqsAPI := &backlogSQS{depth: 1000, retentionSecs: 3600}
+	m := NewMetrics(nil)
+	w, err := New(Options{SQS: sqsAPI, QueueURL: "q", Handler: nopHandler{}, Logger: zap.New(core), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now().Add(-time.Minute)
+	m.calls = newCallMeter(func() time.Time { return clock })
+	for range 2 * meterWindow { // 2 successes a second over the last minute
+		m.calls.record(true, false)
+		clock = clock.Add(500 * time.Millisecond)
+	}
+	// The oldest message received was sent 30 minutes ago: 30 minutes left,
+	// while 1000 messages at 2/s take about 8 minutes: no warning.
+	w.backlog.sent(fmt.Sprint(time.Now().Add(-30 * time.Minute).UnixMilli()))
+	w.checkBacklog(context.Background())
+	if got := w.backlog.estimate(); math.Abs(got-500) > 25 { // the window's edge second may be cut
+		t.Errorf("drain estimate %.0f s, want about 500 (1000 ÷ 2/s)", got)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("warned with time to spare: %v", logs.All()[0].Message)
+	}
+	// 55 minutes old: 5 minutes left, 8 minutes of backlog.
+	w.backlog.sent(fmt.Sprint(time.Now().Add(-55 * time.Minute).UnixMilli()))
+	w.checkBacklog(context.Background())
+	if logs.Len() != 1 || !strings.Contains(logs.All()[0].Message, "raise the account's UpdateCase quota") {
+		t.Fatalf("want one warning naming what to do, got %d: %v", logs.Len(), logs.All())
+	}
+}
+
+// nopHandler applies everything; the backlog check never calls it.
+type nopHandler struct{}
+
+func (nopHandler) Handle(context.Context, consumer.Message) consumer.Outcome {
+	return consumer.Outcome{Kind: consumer.Done}
+}
+
+func (nopHandler) HandleGroup(_ context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
+	return make([]consumer.Outcome, len(msgs))
+}
