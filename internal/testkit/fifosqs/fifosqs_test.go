@@ -107,9 +107,25 @@ func TestGroupOrderSeveralReceivers(t *testing.T) {
 	multi := 0 // receives that returned several messages of one group
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	// Every receiver gives up at the deadline: a lost message must fail the
+	// test, not keep the receivers polling until go test's own timeout.
+	deadline := time.Now().Add(60 * time.Second)
 	for range 4 {
 		wg.Go(func() {
 			for {
+				if time.Now().After(deadline) {
+					mu.Lock()
+					n := 0
+					for _, s := range seen {
+						n += len(s)
+					}
+					mu.Unlock()
+					select {
+					case errs <- fmt.Errorf("after 60s, %d of %d messages received", n, groups*per):
+					default: // another receiver already said so
+					}
+					return
+				}
 				out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url),
 					MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: []types.MessageSystemAttributeName{"MessageGroupId"}})
 				if err != nil {
@@ -229,12 +245,16 @@ func TestVisibilityExpiryAndRelease(t *testing.T) {
 	sendAll(t, c, url, []string{"a", "a"}, []string{"a1", "a2"})
 	first := receive(t, c, url, 1, 0)
 	start := time.Now()
-	again := receive(t, c, url, 10, 5)
+	// A long poll that does not wake for the expiry returns only at its end
+	// (20 s); one that does, about 1 s in. Half the wait tells them apart
+	// with room for a loaded machine.
+	const wait = 20
+	again := receive(t, c, url, 10, wait)
 	if got := bodies(again); fmt.Sprint(got) != "[a1 a2]" {
 		t.Fatalf("after expiry got %v, want [a1 a2]", got)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("long poll took %v to notice the expiry (timeout 1s)", d)
+	if d := time.Since(start); d > wait/2*time.Second {
+		t.Errorf("long poll took %v to notice the expiry (timeout 1s, wait %d s)", d, wait)
 	}
 	if n := again[0].Attributes["ApproximateReceiveCount"]; n != "2" {
 		t.Errorf("a1 receive count %s, want 2", n)

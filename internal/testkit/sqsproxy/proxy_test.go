@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/casebridge/casebridge/internal/testkit/poll"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
@@ -260,19 +261,28 @@ func TestDownCutsCallsAndRecovers(t *testing.T) {
 	// Take the message in flight so the long poll below has nothing to return.
 	b.receiveOne(t, b.std, 2)
 
+	// The longest long poll SQS allows: a poll that Down does not cut ends
+	// (empty, or failed) only at its end, 20 s on; one that Down cuts fails at
+	// once. Half the wait tells the two apart with room for a loaded machine.
+	const wait = 20 * time.Second
 	polled := make(chan error, 1)
 	go func() {
-		_, err := b.once.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &b.std, WaitTimeSeconds: 15})
+		_, err := b.once.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &b.std, WaitTimeSeconds: int32(wait / time.Second)})
 		polled <- err
 	}()
-	waitFor(t, func() bool { return b.proxy.Calls("ReceiveMessage") == 2 })
+	poll.WaitFor(t, 30*time.Second, "the long poll to reach the proxy", func() bool { return b.proxy.Calls("ReceiveMessage") == 2 })
 	start := time.Now()
 	b.proxy.Down(true)
-	if err := <-polled; err == nil {
-		t.Fatal("long poll in flight survived Down")
+	select {
+	case err := <-polled:
+		if err == nil {
+			t.Fatal("long poll in flight survived Down")
+		}
+	case <-time.After(wait + 30*time.Second):
+		t.Fatalf("long poll still open %v after Down", wait+30*time.Second)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("long poll took %v to fail after Down", d)
+	if d := time.Since(start); d > wait/2 {
+		t.Fatalf("long poll took %v to fail after Down (its wait was %v): Down did not cut it", d, wait)
 	}
 	if _, err := b.once.ListQueues(ctx, &sqs.ListQueuesInput{}); err == nil {
 		t.Fatal("ListQueues succeeded while down")
@@ -378,17 +388,5 @@ func TestFailActionFailsExactlyN(t *testing.T) {
 				t.Fatalf("DLQ holds %s messages, want %s (failed sends must not reach goaws)", got, want)
 			}
 		})
-	}
-}
-
-// waitFor polls cond: the proxy's counters have no change notification.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
