@@ -19,6 +19,7 @@ import (
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/testkit/poll"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
@@ -256,17 +257,12 @@ func TestRunRefreshes(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// Polling a condition; there is no event to wait on.
+	poll.WaitFor(t, 30*time.Second, "the refresh loop to pick up the new option", func() bool {
 		d, _ := c.Domain(ctx, dom)
-		if f, _ := d.Lookup("Status"); f.Options["pending"] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the refresh loop never picked up the new option")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition; there is no event to wait on
-	}
+		f, _ := d.Lookup("Status")
+		return f.Options["pending"]
+	})
 	cancel()
 	<-done
 }

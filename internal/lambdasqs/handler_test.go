@@ -25,6 +25,7 @@ type scriptedCore struct {
 	seen    []string
 	groups  [][]string
 	barrier chan struct{} // if set, each call waits until closed
+	started chan struct{} // if set, each call sends on it once running (before the barrier)
 	running int
 	peak    int
 }
@@ -35,6 +36,9 @@ func (c *scriptedCore) Handle(ctx context.Context, m consumer.Message) consumer.
 	c.running++
 	c.peak = max(c.peak, c.running)
 	c.mu.Unlock()
+	if c.started != nil {
+		c.started <- struct{}{}
+	}
 	if c.barrier != nil {
 		<-c.barrier
 	}
@@ -123,7 +127,7 @@ func TestFIFOHandsEachGroupToTheCoreInOrder(t *testing.T) {
 }
 
 func TestStandardRecordsRunConcurrently(t *testing.T) {
-	core := &scriptedCore{barrier: make(chan struct{})}
+	core := &scriptedCore{barrier: make(chan struct{}), started: make(chan struct{}, 10)}
 	h := &Handler{Core: core, MaxConcurrency: 4}
 	done := make(chan struct{})
 	go func() {
@@ -135,17 +139,21 @@ func TestStandardRecordsRunConcurrently(t *testing.T) {
 		close(done)
 	}()
 	// All four slots fill up while none can finish: proof of concurrency, bounded.
-	for {
-		core.mu.Lock()
-		r := core.running
-		core.mu.Unlock()
-		if r == 4 {
-			break
+	timeout := time.After(30 * time.Second)
+	for n := 0; n < 4; n++ {
+		select {
+		case <-core.started:
+		case <-timeout:
+			close(core.barrier)
+			t.Fatalf("only %d records running at once after 30s, want 4: records do not run concurrently", n)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	close(core.barrier)
-	<-done
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Handle did not return within 30s of its records being released")
+	}
 	if core.peak != 4 {
 		t.Errorf("peak concurrency %d, want exactly the bound 4", core.peak)
 	}
