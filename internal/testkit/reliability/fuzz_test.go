@@ -77,15 +77,19 @@ func FuzzLambdaEvent(f *testing.F) {
 		if len(ev.Records) > 10 {
 			return // an event source mapping delivers at most 10 records per batch here
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Handle takes milliseconds; one that ignores its deadline runs on
+		// (retrying a call that cannot succeed). The slack past the deadline is
+		// for a machine loaded by the fuzzer's own workers.
+		const deadline, slack = 5 * time.Second, 10 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		start := time.Now()
 		resp, err := h.Handle(ctx, ev)
 		if err != nil {
 			t.Fatalf("Handle returned an error (it must always answer with a partial response): %v", err)
 		}
-		if took := time.Since(start); took > 7*time.Second {
-			t.Fatalf("Handle took %s, past its 5 s deadline", took)
+		if took := time.Since(start); took > deadline+slack {
+			t.Fatalf("Handle took %s, far past its %s deadline", took, deadline)
 		}
 		ids := map[string]int{}
 		for _, r := range ev.Records {

@@ -64,7 +64,7 @@ func (w *world) startLambda(timeoutSecs int, extra ...string) *lambdaRig {
 			w.t.Logf("function output (last 4 KiB):\n%s", tail(r.out.String(), 4096))
 		}
 	})
-	if !eventually(10*time.Second, func() bool {
+	if !eventually(30*time.Second, func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", apiPort))
 		if err == nil {
 			c.Close()
@@ -258,7 +258,7 @@ func TestLambdaFaults(t *testing.T) {
 		w.proxy.ClearFaults()
 		w.net.Down(false)
 	}()
-	dlq, n, failedDone := w.pollAndInvoke(t, r, 50*time.Second)
+	dlq, n, failedDone := w.pollAndInvoke(t, r, 120*time.Second)
 	close(stop)
 	<-schedDone
 	st := w.sim.Stats()["UpdateCase"]
@@ -291,7 +291,7 @@ func TestLambdaKilledMidBatch(t *testing.T) {
 	killed := make(chan int, 1)
 	go func() {
 		// Mid-batch: some records of the first invocation applied, others waiting.
-		if !eventually(20*time.Second, func() bool { return appliedCount(w.sim) >= 3 }) {
+		if !eventually(60*time.Second, func() bool { return appliedCount(w.sim) >= 3 }) {
 			killed <- 0
 			return
 		}
@@ -301,7 +301,7 @@ func TestLambdaKilledMidBatch(t *testing.T) {
 		}
 		killed <- appliedCount(w.sim)
 	}()
-	dlq, n, failedDone := w.pollAndInvoke(t, r, 40*time.Second)
+	dlq, n, failedDone := w.pollAndInvoke(t, r, 120*time.Second)
 	atKill := <-killed
 	if atKill == 0 || r.failed == 0 {
 		t.Fatalf("the function was not killed mid-batch (applied at kill %d, failed invocations %d)", atKill, r.failed)

@@ -17,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/testkit/poll"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
@@ -210,15 +211,4 @@ func (w *world) waitEmpty(d time.Duration) {
 
 // eventually polls cond (external state, which offers no signal) until it
 // holds or d passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func eventually(d time.Duration, cond func() bool) bool { return poll.Until(d, cond) }
