@@ -6,16 +6,18 @@
 // called, so a wrong message is dead-lettered as validation without
 // spending the UpdateCase quota.
 //
-// The catalog is loaded at start-up and refreshed on an interval. A name it
-// does not know triggers one refresh of that domain (at most one per
+// The catalog is loaded at start-up and refreshed on a jittered interval. A
+// name it does not know triggers one refresh of that domain (at most one per
 // MinRefreshGap, shared by all messages); if the name is still unknown the
-// message is rejected.
+// message is rejected. Its own calls are paced to their AWS quotas and
+// retried when throttled (pace.go).
 package catalog
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -38,13 +40,17 @@ type Options struct {
 	// Domains are loaded by Load at start-up; other domains are loaded when
 	// a message first names them.
 	Domains []string
-	// Refresh is the interval of Run's reloads (5m).
+	// Refresh is the mean interval of Run's reloads (5m); each interval is
+	// drawn uniformly from [0.75, 1.25]×Refresh.
 	Refresh time.Duration
 	// MinRefreshGap bounds refreshes triggered by unknown names (10s), so a
 	// stream of bad messages cannot turn into a stream of ListFields calls.
 	MinRefreshGap time.Duration
-	Logger        *zap.Logger // nil → no logs
-	Now           func() time.Time
+	// Pacing overrides the token bucket of each operation; the zero value
+	// paces at AWS's default quotas.
+	Pacing Pacing
+	Logger *zap.Logger // nil → no logs
+	Now    func() time.Time
 }
 
 // Field is one field definition.
@@ -79,9 +85,12 @@ func (d *Domain) Lookup(key string) (*Field, bool) {
 // Catalog holds the field definitions of the domains casebridge writes to.
 // It is safe for concurrent use.
 type Catalog struct {
-	api   CasesAPI
+	api   *paced
 	o     Options
 	group singleflight.Group
+	// rand and after draw and wait out Run's intervals; tests replace them.
+	rand  func() float64
+	after func(time.Duration) <-chan time.Time
 
 	mu      sync.RWMutex
 	domains map[string]*Domain
@@ -101,7 +110,8 @@ func New(api CasesAPI, o Options) *Catalog {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Catalog{api: api, o: o, domains: map[string]*Domain{}}
+	return &Catalog{api: newPaced(api, o.Pacing, o.Logger), o: o, domains: map[string]*Domain{},
+		rand: rand.Float64, after: time.After}
 }
 
 // Load loads every configured domain; start-up fails on an error rather
@@ -118,16 +128,14 @@ func (c *Catalog) Load(ctx context.Context) error {
 	return nil
 }
 
-// Run reloads every known domain each Refresh interval until ctx ends. A
-// failed reload keeps the previous definitions and is logged.
+// Run reloads every known domain about every Refresh interval until ctx
+// ends. A failed reload keeps the previous definitions and is logged.
 func (c *Catalog) Run(ctx context.Context) {
-	t := time.NewTicker(c.o.Refresh)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-c.after(c.nextRefresh()):
 		}
 		for _, id := range c.known() {
 			if _, err := c.reload(ctx, id); err != nil && ctx.Err() == nil {
@@ -136,6 +144,16 @@ func (c *Catalog) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// refreshJitter spreads each interval uniformly over [1-j, 1+j]×Refresh:
+// instances of a fleet start together, and at a fixed interval they would
+// call ListFieldOptions together every time, against one account quota.
+// Independent draws drift them apart; the mean interval stays Refresh.
+const refreshJitter = 0.25
+
+func (c *Catalog) nextRefresh() time.Duration {
+	return time.Duration(float64(c.o.Refresh) * (1 - refreshJitter + 2*refreshJitter*c.rand()))
 }
 
 func (c *Catalog) known() []string {

@@ -52,8 +52,14 @@ type sim struct {
 
 func startSim(t *testing.T) *sim {
 	t.Helper()
-	s := &sim{Server: casesim.New(casesim.Options{}), calls: map[string]int{}}
-	if err := s.LoadSeed(strings.NewReader(seed)); err != nil {
+	return startSimWith(t, casesim.Options{}, seed)
+}
+
+// startSimWith starts a simulator with opts (quotas, faults) seeded with seedJSON.
+func startSimWith(t *testing.T, opts casesim.Options, seedJSON string) *sim {
+	t.Helper()
+	s := &sim{Server: casesim.New(opts), calls: map[string]int{}}
+	if err := s.LoadSeed(strings.NewReader(seedJSON)); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
