@@ -50,7 +50,7 @@ func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.
 		return nil, err
 	}
 	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
-	parts, err := app.Build(ctx, cfg, cl, app.Options{UnlimitedStart: true, Metrics: emf, Logger: log})
+	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	var parts app.Parts
 	// Scraped only after Build returned and the HTTP server started.
-	metrics := worker.NewMetrics(func() float64 { return parts.Limiter.Limit() })
+	metrics := worker.NewMetrics(limiterStatus{&parts})
 	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
@@ -116,3 +116,10 @@ func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// limiterStatus reads the limiter of parts once app.Build has made it (the
+// metrics are made first, because the core reports into them).
+type limiterStatus struct{ parts *app.Parts }
+
+func (l limiterStatus) Limit() float64   { return l.parts.Limiter.Limit() }
+func (l limiterStatus) QuotaBound() bool { return l.parts.Limiter.QuotaBound() }

@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,21 +35,17 @@ type Options struct {
 	// EagerCatalog loads the field catalog's default domain now (the worker);
 	// false loads domains when first seen (the Lambda: no network calls at init).
 	EagerCatalog bool
-	// UnlimitedStart skips the limiter's slow start (the Lambda: a batch of at most
-	// MaxConcurrency records should not wait for the rate to ramp up).
-	UnlimitedStart bool
-	Metrics        consumer.Metrics
-	Logger         *zap.Logger
+	Metrics      consumer.Metrics
+	Logger       *zap.Logger
 }
 
 // Build assembles the core. The catalog's refresh loop runs until ctx ends.
 func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options) (Parts, error) {
-	lc := quota.LimiterConfig{Ceiling: cfg.RateLimit}
-	if o.UnlimitedStart {
-		lc.InitialRate = math.Inf(1)
-	}
+	// The worker and the Lambda start the same, politely (the limiter's slow
+	// start): a fresh Lambda environment that started unlimited met a quota
+	// of 1 call/s with 55 throttled calls for its first 10 records.
 	p := Parts{
-		Limiter: quota.NewLimiter(lc),
+		Limiter: quota.NewLimiter(quota.LimiterConfig{Ceiling: cfg.RateLimit}),
 		Circuit: quota.NewCircuit(circuitThreshold, circuitCooldown),
 	}
 	var resolver consumer.Resolver

@@ -126,6 +126,11 @@ type Limiter struct {
 
 	succ  [successRing]time.Time
 	nSucc int
+
+	// For QuotaBound and Rate (status.go).
+	lastThrottle time.Time
+	lastWaited   time.Time // a caller last had to wait, past the slow start
+	perS         [rateBuckets]secCount
 }
 
 // NewLimiter returns a limiter in slow start.
@@ -154,7 +159,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	l.mu.Lock()
 	if len(l.queue) == 0 {
 		// Fast path: nobody queued and a token free (always when unlimited).
-		res, d := l.reserveLocked(l.clock.Now())
+		res, d := l.reserveLocked(l.clock.Now(), 1)
 		if d == 0 {
 			l.mu.Unlock()
 			return nil
@@ -176,7 +181,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	}
 	for {
 		l.mu.Lock()
-		res, d := l.reserveLocked(l.clock.Now())
+		res, d := l.reserveLocked(l.clock.Now(), len(l.queue))
 		changed := l.changed
 		l.mu.Unlock()
 		if d == 0 {
@@ -215,8 +220,9 @@ func (l *Limiter) leave(turn chan struct{}) {
 	}
 }
 
-// reserveLocked brings the bucket to the current rate and reserves one call.
-func (l *Limiter) reserveLocked(now time.Time) (*rate.Reservation, time.Duration) {
+// reserveLocked brings the bucket to the current rate and reserves one call
+// for the first of waiters callers that want one.
+func (l *Limiter) reserveLocked(now time.Time, waiters int) (*rate.Reservation, time.Duration) {
 	if l.started.IsZero() {
 		l.started = now
 	}
@@ -231,7 +237,11 @@ func (l *Limiter) reserveLocked(now time.Time) (*rate.Reservation, time.Duration
 	l.lastReserve = now
 	l.tb.SetLimitAt(now, toLimit(l.rateLocked(now)))
 	res := l.tb.ReserveN(now, 1)
-	return res, res.DelayFrom(now)
+	d := res.DelayFrom(now)
+	if !l.slowStart && (d > 0 || waiters > 1) {
+		l.lastWaited = now
+	}
+	return res, d
 }
 
 func toLimit(r float64) rate.Limit {
@@ -285,8 +295,10 @@ func (l *Limiter) curve(t time.Duration) float64 {
 func (l *Limiter) OnSuccess() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.succ[l.nSucc%successRing] = l.clock.Now()
+	now := l.clock.Now()
+	l.succ[l.nSucc%successRing] = now
 	l.nSucc++
+	l.countSuccessLocked(now)
 }
 
 // OnThrottle reports a throttled call. The rate we were throttled at, less
@@ -308,6 +320,7 @@ func (l *Limiter) OnThrottle() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
+	l.lastThrottle = now
 	if now.Before(l.holdUntil) {
 		return
 	}
@@ -402,15 +415,4 @@ func (l *Limiter) measuredLocked(now, since time.Time) (m float64, n int) {
 		return 0, 0
 	}
 	return float64(n) / span, n
-}
-
-// Limit is the current rate in calls/s; +Inf when unlimited.
-func (l *Limiter) Limit() float64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := l.rateLocked(l.clock.Now())
-	if r > unlimitedAbove {
-		return math.Inf(1)
-	}
-	return r
 }

@@ -1,39 +1,31 @@
 package quota
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // simConfig is one simulated deployment: callers in flight against a server
-// token bucket, with the timing noise of a real process.
+// token bucket, with the timing noise of a real process (see instanceConfig).
 type simConfig struct {
 	rate    float64 // server quota, calls/s
 	burst   int     // server bucket size
 	callers int     // messages in flight (CASEBRIDGE_MAX_IN_FLIGHT)
 	latency time.Duration
-	// jitter: each call reaches the server up to jitter after its slot
-	// (timer wake-up on a loaded machine, the SDK's signing, the network), so
-	// at burst 1 a client pacing exactly at R is throttled about half the time.
-	jitter time.Duration
-	// refill is the mean delay before a freed slot gets its next message
-	// (receive and decode); next messages arrive as a Poisson process.
-	refill time.Duration
-	runFor time.Duration
-	seed   uint64
+	jitter  time.Duration
+	refill  time.Duration
+	runFor  time.Duration
+	seed    uint64
 }
 
-// simResult is what one simulated run measured in its windows.
+// simResult is what one simulated instance measured in its windows.
 type simResult struct {
 	windows []simWindow
-	trace   []string // the limiter's rate over time
+	trace   []string  // the limiter's rate over time
+	rates   []float64 // the same, sampled every fleetConfig.sampleEvery
 }
 
 type simWindow struct {
@@ -46,154 +38,12 @@ func (w simWindow) throttled() float64 {
 	return float64(w.throttles) / float64(max(1, w.successes+w.throttles))
 }
 
-type simEvent struct {
-	at     time.Time
-	seq    int
-	kind   int // evArrive, evGrant, evServer, evResponse
-	caller int
-	ok     bool
-	gen    int
-}
-
-const (
-	evArrive   = iota // a caller wants a slot
-	evGrant           // the head waiter's reservation is due
-	evServer          // the call reaches the server
-	evResponse        // the answer reaches the caller
-)
-
-type eventQueue []simEvent
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(simEvent)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
-// simulate runs cfg through lim as a discrete-event simulation on a fake
-// clock: deterministic for a seed, and instant. It mirrors Limiter.Wait
-// (waiters queue FIFO, only the head holds a reservation, a rate drop makes
-// the head reserve again) and the consumer (a throttled call is retried after
-// a full-jitter exponential backoff, base 100ms, cap 5s, as NewBackoff with
-// the consumer's defaults). windows are [from, to) offsets to count in.
+// simulate runs one instance alone against the server (see simulateFleet).
 func simulate(lim *Limiter, clk *fakeClock, cfg simConfig, windows ...[2]time.Duration) simResult {
-	rng := rand.New(rand.NewPCG(cfg.seed, 1))
-	start := clk.Now()
-	end := start.Add(cfg.runFor)
-	server := rate.NewLimiter(rate.Limit(cfg.rate), cfg.burst)
-	server.AllowN(start, 0)
-
-	var (
-		q        eventQueue
-		seq      int
-		waiting  []int // FIFO of callers waiting for a slot
-		headGen  int
-		headRes  *rate.Reservation
-		headBusy bool
-		attempts = make([]int, cfg.callers)
-		res      simResult
-		changed  = lim.changed
-	)
-	for _, w := range windows {
-		res.windows = append(res.windows, simWindow{from: w[0], to: w[1]})
-	}
-	count := func(at time.Time, ok bool) {
-		t := at.Sub(start)
-		for i := range res.windows {
-			if w := &res.windows[i]; t >= w.from && t < w.to {
-				if ok {
-					w.successes++
-				} else {
-					w.throttles++
-				}
-			}
-		}
-	}
-	push := func(e simEvent) {
-		seq++
-		e.seq = seq
-		heap.Push(&q, e)
-	}
-	uniform := func(d time.Duration) time.Duration {
-		if d <= 0 {
-			return 0
-		}
-		return time.Duration(rng.Int64N(int64(d)))
-	}
-	reserveHead := func(now time.Time) {
-		if headBusy || len(waiting) == 0 {
-			return
-		}
-		lim.mu.Lock()
-		r, d := lim.reserveLocked(now)
-		lim.mu.Unlock()
-		headGen++
-		headRes, headBusy = r, true
-		push(simEvent{at: now.Add(d), kind: evGrant, caller: waiting[0], gen: headGen})
-	}
-	for i := range cfg.callers {
-		push(simEvent{at: start.Add(uniform(cfg.refill)), kind: evArrive, caller: i})
-	}
-	nextTrace := start
-	for q.Len() > 0 {
-		e := heap.Pop(&q).(simEvent)
-		if e.at.After(end) {
-			break
-		}
-		clk.Set(e.at)
-		for !nextTrace.After(e.at) {
-			res.trace = append(res.trace, fmt.Sprintf("t=%3.0fs rate=%7.2f", nextTrace.Sub(start).Seconds(), lim.Limit()))
-			nextTrace = nextTrace.Add(5 * time.Second)
-		}
-		switch e.kind {
-		case evArrive:
-			waiting = append(waiting, e.caller)
-			reserveHead(e.at)
-		case evGrant:
-			if e.gen != headGen {
-				continue // superseded by a new reservation after a rate drop
-			}
-			waiting = waiting[1:]
-			headBusy = false
-			push(simEvent{at: e.at.Add(uniform(cfg.jitter)), kind: evServer, caller: e.caller})
-			reserveHead(e.at)
-		case evServer:
-			ok := server.AllowN(e.at, 1)
-			push(simEvent{at: e.at.Add(cfg.latency), kind: evResponse, caller: e.caller, ok: ok})
-		case evResponse:
-			count(e.at, e.ok)
-			if e.ok {
-				attempts[e.caller] = 0
-				lim.OnSuccess()
-				next := time.Duration(rng.ExpFloat64() * float64(cfg.refill))
-				push(simEvent{at: e.at.Add(next), kind: evArrive, caller: e.caller})
-				continue
-			}
-			lim.OnThrottle()
-			if lim.changed != changed { // the rate dropped: the head re-reserves
-				changed = lim.changed
-				if headBusy {
-					headRes.CancelAt(e.at)
-					headBusy = false
-					reserveHead(e.at)
-				}
-			}
-			ceil := min(100*time.Millisecond<<min(attempts[e.caller], 10), 5*time.Second)
-			attempts[e.caller]++
-			push(simEvent{at: e.at.Add(uniform(ceil)), kind: evArrive, caller: e.caller})
-		}
-	}
-	return res
+	r := simulateFleet([]*Limiter{lim}, clk, fleetConfig{rate: cfg.rate, burst: cfg.burst, runFor: cfg.runFor,
+		fleet: []instanceConfig{{callers: cfg.callers, latency: cfg.latency, jitter: cfg.jitter,
+			refill: cfg.refill, seed: cfg.seed}}}, windows...)
+	return r.instances[0]
 }
 
 // TestLimiterFindsServerRate runs the benchmark's throttled scenario (and a

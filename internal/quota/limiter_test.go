@@ -17,7 +17,7 @@ func TestLimiterSlowStartBecomesUnlimited(t *testing.T) {
 	calls := 0
 	for clk.Now().Before(time.Unix(1_700_000_002, 0)) {
 		lim.mu.Lock()
-		_, d := lim.reserveLocked(clk.Now())
+		_, d := lim.reserveLocked(clk.Now(), 1)
 		lim.mu.Unlock()
 		clk.Set(clk.Now().Add(d))
 		calls++

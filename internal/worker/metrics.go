@@ -32,9 +32,14 @@ type Metrics struct {
 
 var _ consumer.Metrics = (*Metrics)(nil)
 
-// NewMetrics builds the registry; rate reports the shared limiter's current rate
-// (calls/s, +Inf when unlimited) and may be nil.
-func NewMetrics(rate func() float64) *Metrics {
+// LimiterStatus is what the metrics read from the shared limiter.
+type LimiterStatus interface {
+	Limit() float64   // current rate, calls/s (+Inf when unlimited)
+	QuotaBound() bool // callers wait for the quota, or it throttled lately
+}
+
+// NewMetrics builds the registry; lim may be nil.
+func NewMetrics(lim LimiterStatus) *Metrics {
 	m := &Metrics{
 		calls: newCallMeter(time.Now),
 		reg:   prometheus.NewRegistry(),
@@ -64,16 +69,16 @@ func NewMetrics(rate func() float64) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_updatecase_success_rate",
 			Help: "Successful UpdateCase calls per second over the last minute: the rate this instance gets."}, m.calls.successRate),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_quota_bound",
-			Help: "1 when the UpdateCase quota limits this instance (a call was throttled in the last minute): another instance would not add throughput."},
+			Help: "1 when the UpdateCase quota limits this instance (a call was throttled in the last minute, or calls wait for the limiter): another instance would not add throughput."},
 			func() float64 {
-				if m.calls.throttled() {
+				if m.calls.throttled() || lim != nil && lim.QuotaBound() {
 					return 1
 				}
 				return 0
 			}))
-	if rate != nil {
+	if lim != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_rate_limit_per_second",
-			Help: "Current UpdateCase rate of the shared adaptive limiter (+Inf: no limit in force)."}, rate))
+			Help: "Current UpdateCase rate of the shared adaptive limiter (+Inf: no limit in force)."}, lim.Limit))
 	}
 	return m
 }
