@@ -114,6 +114,20 @@ func TestWorkerImage(t *testing.T) {
 		t.Errorf("image lacks the CA bundle at %s", imagebuild.CACertsPath)
 	}
 	checkStaticELF(t, worker.data, elf.EM_AARCH64)
+
+	// The image ships the worker and nothing else: the tools for publishers
+	// and operators (check, send, dlq) are cmd/casebridge, not in the image.
+	for name, e := range fs {
+		if e.hdr.Typeflag == tar.TypeReg && name != strings.TrimPrefix(df.binaryPath, "/") &&
+			name != strings.TrimPrefix(imagebuild.CACertsPath, "/") {
+			t.Errorf("image holds %s; it should hold only %s and the CA bundle", name, df.binaryPath)
+		}
+	}
+	for _, pkg := range []string{"github.com/casebridge/casebridge/publish.", "github.com/aws/aws-sdk-go-v2/service/sns.", "github.com/casebridge/casebridge/internal/sendcmd."} {
+		if bytes.Contains(worker.data, []byte(pkg)) {
+			t.Errorf("the worker binary links %s; the publisher belongs in cmd/casebridge", strings.TrimSuffix(pkg, "."))
+		}
+	}
 }
 
 // checkStaticELF: an empty base has no dynamic loader, so the binary must

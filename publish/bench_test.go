@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkSendBatch measures publishing throughput against goaws (100
-// messages per SendBatch, as `worker send --file` does). Compare with the
+// messages per SendBatch, as `casebridge send --file` does). Compare with the
 // goaws figures in docs/testing.md, not with real SQS.
 func BenchmarkSendBatch(b *testing.B) {
 	g := testbed.StartGoawsT(b, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "bench"}}})

@@ -100,6 +100,28 @@ func TestUnknownCommand(t *testing.T) {
 	if code, out := runBin(t, cleanEnv(), "frobnicate"); code != 2 || !strings.Contains(out, "unknown command") {
 		t.Errorf("exit %d %q", code, out)
 	}
+	// The tools moved to cmd/casebridge; the worker does not know them.
+	for _, cmd := range []string{"check", "send", "dlq"} {
+		if code, out := runBin(t, cleanEnv(), cmd); code != 2 || !strings.Contains(out, "unknown command") {
+			t.Errorf("worker %s: exit %d %q, want 2 (unknown command)", cmd, code, out)
+		}
+	}
+}
+
+// TestHelpListsRunAndHealthcheck: --help, -h and help list the worker's two
+// commands and nothing else.
+func TestHelpListsRunAndHealthcheck(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		code, out := runBin(t, cleanEnv(), arg)
+		if code != 0 || !strings.Contains(out, "worker [run]") || !strings.Contains(out, "worker healthcheck") {
+			t.Errorf("worker %s: exit %d\n%s", arg, code, out)
+		}
+		for _, gone := range []string{"worker check", "worker send", "worker dlq"} {
+			if strings.Contains(out, gone) {
+				t.Errorf("worker %s still lists %q", arg, gone)
+			}
+		}
+	}
 }
 
 // TestWorkerBinaryEndToEnd runs the real binary against goaws and the simulator:

@@ -1,7 +1,7 @@
-// Package checkcmd is the worker's "check" subcommand: it runs message
-// bodies through the mapper, exactly as the consumer would, and prints one
-// JSON verdict per file, so that people and scripts can test what they are
-// about to publish without AWS.
+// Package checkcmd is the "casebridge check" subcommand (cmd/casebridge): it
+// runs message bodies through the mapper, exactly as the consumer would, and
+// prints one JSON verdict per file, so that people and scripts can test what
+// they are about to publish without AWS.
 package checkcmd
 
 import (
@@ -29,7 +29,7 @@ const (
 	ExitUsage    = 2 // bad arguments, or a file could not be read
 )
 
-const usage = `usage: worker check [--domain DOMAIN_ID] FILE...
+const usage = `usage: casebridge check [--domain DOMAIN_ID] FILE...
 
 Maps each FILE (one message body exactly as SQS delivers it; "-" is stdin)
 to the UpdateCase request casebridge would send, and prints one JSON line per

@@ -125,7 +125,7 @@ func TestCheckUsageAndUnreadable(t *testing.T) {
 		{"unknown flag", []string{"--nope", ok}, ExitUsage, 0, "flag provided but not defined"},
 		{"missing file, others still checked", []string{filepath.Join(dir, "missing.json"), ok}, ExitUsage, 1, "missing.json"},
 		{"stdin twice", []string{"-", "-"}, ExitUsage, 1, "more than once"},
-		{"help", []string{"-h"}, ExitAccepted, 0, "usage: worker check"},
+		{"help", []string{"-h"}, ExitAccepted, 0, "usage: casebridge check"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestCheckUsageAndUnreadable(t *testing.T) {
 	}
 }
 
-// TestCheckExamples runs the shipped samples as "worker check
+// TestCheckExamples runs the shipped samples as "casebridge check
 // examples/messages/*.json" would on a fresh clone.
 func TestCheckExamples(t *testing.T) {
 	paths, err := filepath.Glob("../../examples/messages/*.json")

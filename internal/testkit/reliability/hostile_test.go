@@ -76,7 +76,7 @@ func TestHostileDecoder(t *testing.T) {
 	}
 }
 
-// TestHostileCheckCommand: `worker check` gives every corpus file an
+// TestHostileCheckCommand: `casebridge check` gives every corpus file an
 // invalid-message verdict naming the problem, in one run over all files.
 func TestHostileCheckCommand(t *testing.T) {
 	corpus := loadCorpus(t)

@@ -19,9 +19,9 @@ import (
 )
 
 const dlqUsage = `usage:
-  worker dlq stats   [--dlq URL] [--json]
-  worker dlq peek    [--dlq URL] [--limit N] [--show-values]
-  worker dlq redrive [--dlq URL] [--reason R] [--code C] [--limit N] [--dry-run] [--rate N] [--to URL]
+  casebridge dlq stats   [--dlq URL] [--json]
+  casebridge dlq peek    [--dlq URL] [--limit N] [--show-values]
+  casebridge dlq redrive [--dlq URL] [--reason R] [--code C] [--limit N] [--dry-run] [--rate N] [--to URL]
 
 stats counts the DLQ's messages by reason and error code; peek prints one JSON
 line per message (reason, case id, field ids; values and body only with
@@ -30,16 +30,25 @@ the matching messages back to the queue they came from (or --to), without the
 casebridge-error attribute and with a redrive counter, deleting each from the
 DLQ only after its send succeeded, at most --rate messages a second.
 --dlq defaults to CASEBRIDGE_DLQ_URL. AWS settings follow the SDK.
+casebridge dlq SUBCOMMAND --help lists the flags.
+Exit status: 0 done, 1 failed (redrive: any message not moved), 2 usage error.
 
 `
 
 func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, dlqUsage)
+		return exitOK
+	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "peek" && args[0] != "redrive") {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "casebridge dlq: unknown subcommand %q\n", args[0])
+		}
 		fmt.Fprint(stderr, dlqUsage)
-		return 2
+		return exitUsage
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("worker dlq "+sub, flag.ContinueOnError)
+	fs := flag.NewFlagSet("casebridge dlq "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, dlqUsage); fs.PrintDefaults() }
 	dlq := fs.String("dlq", os.Getenv("CASEBRIDGE_DLQ_URL"), "dead-letter queue URL")
@@ -54,18 +63,18 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "redrive: destination queue URL (default: each message's source queue)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return exitOK
 		}
-		return 2
+		return exitUsage
 	}
 	if *dlq == "" {
-		fmt.Fprintln(stderr, "worker dlq: --dlq (or CASEBRIDGE_DLQ_URL) is required")
-		return 2
+		fmt.Fprintln(stderr, "casebridge dlq: --dlq (or CASEBRIDGE_DLQ_URL) is required")
+		return exitUsage
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "worker dlq: loading AWS configuration: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "casebridge dlq: loading AWS configuration: %v\n", err)
+		return exitFailure
 	}
 	tool := dlqtool.New(sqs.NewFromConfig(cfg), *dlq, dlqtool.Options{Hold: *hold})
 
@@ -73,8 +82,8 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "stats":
 		s, err := tool.Stats(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "worker dlq stats: %v\n", err)
-			return 1
+			fmt.Fprintf(stderr, "casebridge dlq stats: %v\n", err)
+			return exitFailure
 		}
 		if *asJSON {
 			return printJSON(stdout, stderr, s)
@@ -89,7 +98,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(tw, "%s\t%s\t%d\n", c.Class, c.Code, c.Count)
 		}
 		tw.Flush()
-		return 0
+		return exitOK
 	case "peek":
 		entries, err := tool.Peek(ctx, dlqtool.PeekOptions{Limit: *limit, ShowValues: *showValues})
 		for _, e := range entries {
@@ -98,10 +107,10 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "worker dlq peek: %v\n", err)
-			return 1
+			fmt.Fprintf(stderr, "casebridge dlq peek: %v\n", err)
+			return exitFailure
 		}
-		return 0
+		return exitOK
 	default:
 		var last time.Time
 		rep, err := tool.Redrive(ctx, dlqtool.RedriveOptions{
@@ -122,20 +131,20 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "scanned %d, matched %d, %s %d, failed %d\n", rep.Scanned, rep.Matched, verb, n, rep.Failed)
 		if err != nil {
-			fmt.Fprintf(stderr, "worker dlq redrive: %v\n", err)
-			return 1
+			fmt.Fprintf(stderr, "casebridge dlq redrive: %v\n", err)
+			return exitFailure
 		}
 		if rep.Failed > 0 {
-			return 1
+			return exitFailure
 		}
-		return 0
+		return exitOK
 	}
 }
 
 func printJSON(stdout, stderr io.Writer, v any) int {
 	if err := json.NewEncoder(stdout).Encode(v); err != nil {
-		fmt.Fprintf(stderr, "worker: writing output: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "casebridge: writing output: %v\n", err)
+		return exitFailure
 	}
-	return 0
+	return exitOK
 }
