@@ -37,7 +37,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "small N and short windows (CI: proves the harness runs in under a minute)")
+	quick := fs.Bool("quick", false, "small N and short windows (CI: proves the harness runs in about a minute)")
 	jsonPath := fs.String("json", "", "also write the results as JSON to `FILE`")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown (for docs/benchmarks.md)")
 	scen := fs.String("scenarios", "", "comma-separated subset of: "+strings.Join(bench.Scenarios, ","))

@@ -11,7 +11,7 @@ import (
 )
 
 // Scenarios are the names --scenarios takes, in the order they run.
-var Scenarios = []string{"ceiling", "instant", "latency", "throttled", "lambda", "memory", "mapper", "hot"}
+var Scenarios = []string{"ceiling", "instant", "latency", "throttled", "lambda", "memory", "mapper", "hot", "fleet"}
 
 // Config is one run of the harness.
 type Config struct {
@@ -35,15 +35,20 @@ type sizes struct {
 	lambdaBatches  int
 	hotN, hotCases int
 	hotLimit       time.Duration
+	// fleet: warm-up and window of each worker group, batches per Lambda environment
+	fleetWarm, fleetWindow time.Duration
+	fleetLambdaBatches     int
 }
 
 func sizesFor(quick bool) sizes {
 	if quick {
 		return sizes{n: 2000, nLatency: 1000, k: 64, conc: []int{8, 32}, warm: 2 * time.Second, window: 5 * time.Second,
-			lambdaBatches: 20, hotN: 300, hotCases: 20, hotLimit: 8 * time.Second}
+			lambdaBatches: 20, hotN: 300, hotCases: 20, hotLimit: 8 * time.Second,
+			fleetWarm: 3 * time.Second, fleetWindow: 12 * time.Second, fleetLambdaBatches: 2}
 	}
 	return sizes{n: 20000, nLatency: 10000, k: 64, conc: []int{4, 16, 64}, warm: 5 * time.Second, window: 30 * time.Second,
-		lambdaBatches: 200, hotN: 10000, hotCases: 100, hotLimit: 90 * time.Second}
+		lambdaBatches: 200, hotN: 10000, hotCases: 100, hotLimit: 90 * time.Second,
+		fleetWarm: 10 * time.Second, fleetWindow: 60 * time.Second, fleetLambdaBatches: 6}
 }
 
 // Run starts the test bed, runs the chosen scenarios and returns their rows. An
@@ -76,7 +81,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	e := &env{root: cfg.Root, dir: dir, workerEnv: cfg.WorkerEnv}
 	begin := time.Now()
 	say("building binaries")
-	if err := e.build(ctx, on("lambda")); err != nil {
+	if err := e.build(ctx, on("lambda") || on("fleet")); err != nil {
 		return Report{}, err
 	}
 	if err := e.start(ctx); err != nil {
@@ -133,6 +138,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if on("hot") {
 		say("8 hot cases: %d events over %d cases, FIFO and standard queue, R=10, coalescing on", sz.hotN, sz.hotCases)
 		add(runHot(ctx, e, sz)...)
+	}
+	if on("fleet") {
+		say("9 fleet: 1 and 3 workers on one quota (R=2; 3 at R=10), 2 Lambda environments at R=2, at once: warm-up %s, window %s, %d batches per environment",
+			sz.fleetWarm, sz.fleetWindow, sz.fleetLambdaBatches)
+		add(runFleet(ctx, e, sz)...)
 	}
 	rep.Seconds = time.Since(begin).Seconds()
 	return rep, nil

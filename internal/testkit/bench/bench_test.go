@@ -107,3 +107,51 @@ func TestHotEventsExpectation(t *testing.T) {
 		}
 	}
 }
+
+// The fleet scenario reads labelled series from the worker's exposition and
+// the counters of the Lambda's EMF lines from the emulator's log.
+func TestParseMetricsAndEMF(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(`# HELP casebridge_deletes_total Messages deleted.
+# TYPE casebridge_deletes_total counter
+casebridge_deletes_total 42
+casebridge_updatecase_attempts_total{class="ok"} 40
+casebridge_updatecase_attempts_total{class="throttle"} 3
+casebridge_rate_limit_per_second +Inf
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m[deletesSeries] != 42 || m[okSeries] != 40 || m[throttleSeries] != 3 || !math.IsInf(m["casebridge_rate_limit_per_second"], 1) {
+		t.Errorf("parsed %v", m)
+	}
+	log := `START RequestId: 1
+{"Applied":10,"Throttles":3,"DeadLettered":0,"_aws":{"Timestamp":1}}
+END RequestId: 1
+2026/12/02 INFO batch done
+{"Applied":10,"Throttles":0,"_aws":{"Timestamp":2}}
+`
+	lines := emfLines(log)
+	if len(lines) != 2 || lines[0]["Throttles"] != 3 || lines[1]["Applied"] != 10 {
+		t.Errorf("EMF lines %v", lines)
+	}
+}
+
+// Fairness is judged on the lowest instance against half its fair share.
+func TestFleetRows(t *testing.T) {
+	g := fleetGroup{r: 2, burst: 2, n: 3}
+	f := fleetResult{counts: updateCounts{OK: 110, Throttled: 5, All: 115}, seconds: 60, goodput: 110.0 / 60,
+		perOK: []float64{0.9, 0.6, 0.32}, perThr: []int{1, 2, 2}}
+	rows := fleetRows(g, f)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	if !rows[0].Pass || !rows[1].Pass {
+		t.Errorf("goodput %+v, throttled %+v: want pass", rows[0], rows[1])
+	}
+	if rows[2].Pass || rows[2].Target != 1.0/3 || rows[2].Measured != 0.32 {
+		t.Errorf("fairness row %+v: want a miss of 0.32 against 1/3", rows[2])
+	}
+	if single := fleetRows(fleetGroup{r: 2, burst: 2, n: 1}, f); len(single) != 2 || single[0].Target != 1.9 {
+		t.Errorf("single instance rows %+v", single)
+	}
+}

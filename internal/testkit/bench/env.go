@@ -83,19 +83,26 @@ func (e *env) start(ctx context.Context) error {
 	if err := writeSeed(seed); err != nil {
 		return err
 	}
-	e.sim, err = startProc(e.dir, "casesim", e.casesim,
-		[]string{"--addr", "127.0.0.1:0", "--seed", seed, "--rand-seed", "1", "--log-level", "warn"}, baseEnv(e.dir))
+	e.sim, e.simURL, err = e.startSim(ctx, "casesim")
+	return err
+}
+
+// startSim starts one simulator process (logging to dir/name.log), seeded
+// with the harness's cases from dir/seed.json, and returns its base URL.
+func (e *env) startSim(ctx context.Context, name string) (*proc, string, error) {
+	p, err := startProc(e.dir, name, e.casesim,
+		[]string{"--addr", "127.0.0.1:0", "--seed", filepath.Join(e.dir, "seed.json"), "--rand-seed", "1", "--log-level", "warn"}, baseEnv(e.dir))
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	addr, err := e.sim.waitLine(wctx, "casesim listening on ")
+	addr, err := p.waitLine(wctx, "casesim listening on ")
 	if err != nil {
-		return err
+		p.stop(time.Second)
+		return nil, "", err
 	}
-	e.simURL = strings.TrimSpace(addr)
-	return nil
+	return p, strings.TrimSpace(addr), nil
 }
 
 func (e *env) close() {
@@ -160,9 +167,12 @@ type faults struct {
 	Latency string  `json:"latency,omitempty"`
 }
 
-func (e *env) setFaults(ctx context.Context, f faults) error {
+func (e *env) setFaults(ctx context.Context, f faults) error { return e.setFaultsAt(ctx, e.simURL, f) }
+
+// setFaultsAt sets the faults of the simulator at simURL.
+func (e *env) setFaultsAt(ctx context.Context, simURL string, f faults) error {
 	b, _ := json.Marshal(f)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, e.simURL+"/casesim/faults", bytes.NewReader(b))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, simURL+"/casesim/faults", bytes.NewReader(b))
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("set simulator faults: %w", err)
@@ -184,9 +194,12 @@ func (c updateCounts) minus(o updateCounts) updateCounts {
 	return updateCounts{c.OK - o.OK, c.Throttled - o.Throttled, c.All - o.All}
 }
 
-func (e *env) updates(ctx context.Context) (updateCounts, error) {
+func (e *env) updates(ctx context.Context) (updateCounts, error) { return e.updatesAt(ctx, e.simURL) }
+
+// updatesAt reads the UpdateCase answers of the simulator at simURL.
+func (e *env) updatesAt(ctx context.Context, simURL string) (updateCounts, error) {
 	var st map[string]map[string]int
-	if err := e.getJSON(ctx, "/casesim/stats", &st); err != nil {
+	if err := e.getJSONAt(ctx, simURL, "/casesim/stats", &st); err != nil {
 		return updateCounts{}, err
 	}
 	var c updateCounts
@@ -212,7 +225,11 @@ func (e *env) caseValues(ctx context.Context, id string) (map[string]map[string]
 }
 
 func (e *env) getJSON(ctx context.Context, path string, v any) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.simURL+path, nil)
+	return e.getJSONAt(ctx, e.simURL, path, v)
+}
+
+func (e *env) getJSONAt(ctx context.Context, simURL, path string, v any) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, simURL+path, nil)
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
 	"github.com/casebridge/casebridge/internal/retry"
+	"github.com/casebridge/casebridge/internal/testkit/fifosqs"
 	"github.com/casebridge/casebridge/internal/testkit/sqsproxy"
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,12 +22,17 @@ type workerProc struct {
 // startWorker runs the worker against url (SQS at sqsEndpoint) and waits for
 // /healthz. extra holds more KEY=VALUE settings.
 func (e *env) startWorker(ctx context.Context, name, sqsEndpoint, url, dlq string, extra ...string) (*workerProc, error) {
+	return e.startWorkerAt(ctx, name, sqsEndpoint, e.simURL, url, dlq, extra...)
+}
+
+// startWorkerAt is startWorker against the simulator at simURL.
+func (e *env) startWorkerAt(ctx context.Context, name, sqsEndpoint, simURL, url, dlq string, extra ...string) (*workerProc, error) {
 	port, err := testbed.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	envv := append(baseEnv(e.dir),
-		"AWS_ENDPOINT_URL_SQS="+sqsEndpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+e.simURL,
+		"AWS_ENDPOINT_URL_SQS="+sqsEndpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
 		"CASEBRIDGE_QUEUE_URL="+url, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID="+domainID,
 		"CASEBRIDGE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "CASEBRIDGE_SHUTDOWN_GRACE=5s")
 	envv = append(append(envv, extra...), e.workerEnv...)
@@ -75,6 +81,46 @@ func (w *workerProc) metric(ctx context.Context, hc *http.Client, name string) (
 		}
 	}
 	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// metrics scrapes every sample of the worker's /metrics, keyed by the
+// sample's name with its labels as the exposition prints them, e.g.
+// casebridge_updatecase_attempts_total{class="ok"}. A series the worker has
+// not created yet (no call of that class so far) is absent, which callers
+// read as 0.
+func (w *workerProc) metrics(ctx context.Context, hc *http.Client) (map[string]float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.base+"/metrics", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
 }
 
 // workerDrain is what one worker drain measured.

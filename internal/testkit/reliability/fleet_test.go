@@ -1,0 +1,87 @@
+package reliability
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+)
+
+// TestWorkerFleetSharesThrottledQuota: three worker processes on one queue
+// share one simulator that allows UpdateCase 2 calls/s with a burst of 2, as
+// the instances of a deployment share the account's quota. Every message is
+// applied exactly once and none is dead-lettered, and the throttled share of
+// all UpdateCase calls stays well under half: a generous bound that holds
+// without flakiness but fails on a throttle storm (instances that each probe
+// for the whole quota and keep hitting 429). The figures are logged; the
+// tight targets are the benchmark's fleet scenario (docs/benchmarks.md).
+func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
+	const (
+		workers = 3
+		n       = 60
+		rate    = 2.0
+	)
+	w := newWorld(t, 10)
+	w.sim.SetFaults(casesim.Faults{Rate: rate, Burst: 2})
+	msgs := make([]msg, n)
+	for i := range msgs {
+		marker := fmt.Sprintf("f-%d", i)
+		msgs[i] = msg{marker: marker, kind: kValid, body: fmt.Sprintf(`{"caseId":%q,"fields":{"reason":%q}}`, caseID(i), marker)}
+	}
+	w.send(msgs)
+	t0 := time.Now()
+	var ps []*proc
+	for range workers {
+		ps = append(ps, w.startWorker("CASEBRIDGE_COALESCE=off"))
+	}
+	// At the quota the drain takes n/rate = 30 s; allow four times that.
+	w.waitEmpty(time.Duration(4*n/rate) * time.Second)
+	took := time.Since(t0)
+
+	perOK, perThr := make([]int, workers), make([]int, workers)
+	for i, p := range ps {
+		m := scrape(t, p.httpAddr)
+		perOK[i], perThr[i] = sample(m, `casebridge_updatecase_attempts_total{class="ok"}`), sample(m, `casebridge_updatecase_attempts_total{class="throttle"}`)
+	}
+	for _, p := range ps {
+		p.stop(t)
+	}
+	got := applied(w.sim)
+	dlq := w.drainDLQ()
+	dups := account(t, msgs, got, dlq) // nothing lost, nothing dead-lettered
+	for _, m := range msgs {
+		if got[m.marker] > 1 {
+			t.Errorf("%s applied %d times, want exactly once", m.marker, got[m.marker])
+		}
+	}
+	st := w.sim.Stats()["UpdateCase"]
+	ok, thr, all := st[http.StatusOK], st[http.StatusTooManyRequests], 0
+	for _, c := range st {
+		all += c
+	}
+	share := 0.0
+	if all > 0 {
+		share = float64(thr) / float64(all)
+	}
+	t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d (%.0f%% throttled); per worker ok %v, throttled %v; %d duplicates",
+		workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, 100*share, perOK, perThr, dups)
+	if share >= 0.5 {
+		t.Errorf("%.0f%% of UpdateCase calls throttled (%d of %d), want < 50%%: the instances are fighting over the quota", 100*share, thr, all)
+	}
+}
+
+// sample returns the value of the series exactly as the exposition names it
+// (with its labels), 0 when the worker has not created it.
+func sample(exposition, series string) int {
+	for _, l := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f)
+		}
+	}
+	return 0
+}
