@@ -17,6 +17,7 @@ import (
 
 const (
 	wantDLQRetention   = 1209600 // 14 days: dead-lettered bodies may hold personal data
+	wantQueueRetention = 1209600 // 14 days, SQS's maximum: a quota-bound backlog drains slowly, and SQS deletes what outlives retention
 	wantMaxReceiveCnt  = 10      // native redrive: a safety net behind CASEBRIDGE_MAX_RECEIVES
 	fargateMaxStopTime = 120
 )
@@ -129,7 +130,7 @@ func checkGrants(s *Stack, role string, allowed map[grant]bool) error {
 	return errors.Join(errs...)
 }
 
-// checkQueues: both queues encrypted, DLQ kept 14 days, redrive to the DLQ
+// checkQueues: both queues encrypted and kept 14 days, redrive to the DLQ
 // at 10 receives, above the consumer's own CASEBRIDGE_MAX_RECEIVES.
 func checkQueues(s *Stack, maxReceives string) error {
 	var errs []error
@@ -158,6 +159,9 @@ func checkQueues(s *Stack, maxReceives string) error {
 	if err != nil {
 		return errors.Join(errs...)
 	}
+	if got := val(q.MessageRetentionPeriod); got != wantQueueRetention {
+		errs = append(errs, fmt.Errorf("source queue retention %d s, want %d (14 days)", got, wantQueueRetention))
+	}
 	if target := fmt.Sprint(dig(q.RedrivePolicy, "deadLetterTargetArn")); target != dlqArn {
 		errs = append(errs, fmt.Errorf("redrive target is %s, want the DLQ", show(target)))
 	}
@@ -171,10 +175,28 @@ func checkQueues(s *Stack, maxReceives string) error {
 	return errors.Join(errs...)
 }
 
-// checkAlarms: DLQ depth, and the source queue's age of oldest message.
+// checkAlarms: DLQ depth > 0; the source queue's age of oldest message
+// above OldestMessageAlarmSeconds (not draining) and above
+// ExpiryAlarmPercent of the queue's retention (the backlog nears expiry: SQS
+// deletes messages older than retention without a trace); every alarm
+// notifies AlarmTopicArn when it is given, and nothing else.
 func checkAlarms(s *Stack) error {
-	var dlqDepth, oldest bool
-	for _, a := range s.GetAllCloudWatchAlarmResources() {
+	var errs []error
+	var dlqDepth, draining, expiry bool
+	var retention float64
+	if q, err := s.GetSQSQueueWithName("Queue"); err == nil {
+		retention = float64(val(q.MessageRetentionPeriod))
+	}
+	pct, _ := num(s.Params["ExpiryAlarmPercent"])
+	drainingAfter, _ := num(s.Params["OldestMessageAlarmSeconds"])
+	var wantActions []string
+	if topic := s.Params["AlarmTopicArn"]; topic != "" {
+		wantActions = []string{topic}
+	}
+	for name, a := range s.GetAllCloudWatchAlarmResources() {
+		if !slices.Equal(a.AlarmActions, wantActions) {
+			errs = append(errs, fmt.Errorf("alarm %s notifies %v, want %v (AlarmTopicArn)", name, a.AlarmActions, wantActions))
+		}
 		if val(a.Namespace) != "AWS/SQS" || len(a.Dimensions) != 1 || a.Dimensions[0].Name != "QueueName" {
 			continue
 		}
@@ -183,17 +205,31 @@ func checkAlarms(s *Stack) error {
 		threshold := val(a.Threshold)
 		switch {
 		case queue == cloudformation.GetAtt("DeadLetterQueue", "QueueName") && val(a.MetricName) == "ApproximateNumberOfMessagesVisible":
-			dlqDepth = above && threshold == 0
+			dlqDepth = dlqDepth || above && threshold == 0
 		case queue == cloudformation.GetAtt("Queue", "QueueName") && val(a.MetricName) == "ApproximateAgeOfOldestMessage":
-			oldest = above && threshold > 0
+			if !above || val(a.Statistic) != "Maximum" {
+				errs = append(errs, fmt.Errorf("alarm %s: want Maximum age GreaterThanThreshold", name))
+				continue
+			}
+			draining = draining || threshold == drainingAfter
+			if threshold == pct/100*retention {
+				expiry = true
+				// Time to act: the alarm must fire well before SQS deletes, and
+				// its whole evaluation window must fit in what is left.
+				if left := retention - threshold; left < float64(val(a.Period)*a.EvaluationPeriods) || threshold >= retention {
+					errs = append(errs, fmt.Errorf("alarm %s leaves %v s before expiry", name, left))
+				}
+			}
 		}
 	}
-	var errs []error
 	if !dlqDepth {
 		errs = append(errs, errors.New("no alarm on DLQ depth > 0"))
 	}
-	if !oldest {
-		errs = append(errs, errors.New("no alarm on the source queue's age of oldest message"))
+	if !draining {
+		errs = append(errs, fmt.Errorf("no alarm on the source queue's age of oldest message above OldestMessageAlarmSeconds (%v s)", drainingAfter))
+	}
+	if !expiry || retention == 0 || pct <= 0 || pct >= 100 {
+		errs = append(errs, fmt.Errorf("no alarm on the source queue's age of oldest message above ExpiryAlarmPercent (%v %%) of its retention (%v s)", pct, retention))
 	}
 	return errors.Join(errs...)
 }
@@ -202,7 +238,7 @@ func checkAlarms(s *Stack) error {
 
 var samEnv = []string{
 	"CASEBRIDGE_DLQ_URL", "CASEBRIDGE_DOMAIN_ID", "CASEBRIDGE_MAX_RECEIVES", "CASEBRIDGE_MAX_CONCURRENCY",
-	"CASEBRIDGE_RATE_LIMIT", "CASEBRIDGE_LOG_LEVEL", "CASEBRIDGE_FIELD_CATALOG",
+	"CASEBRIDGE_RATE_LIMIT", "CASEBRIDGE_LOG_LEVEL", "CASEBRIDGE_FIELD_CATALOG", "CASEBRIDGE_COALESCE",
 }
 
 func checkSAMFunction(s *Stack) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/applicationautoscaling"
 	"github.com/awslabs/goformation/v7/cloudformation/cloudwatch"
 	"github.com/awslabs/goformation/v7/cloudformation/ecs"
+	"github.com/awslabs/goformation/v7/cloudformation/logs"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/cloudformation/sqs"
 )
@@ -79,13 +80,30 @@ func addStatement(t *testing.T, s *Stack, role string, st map[string]any) {
 	doc["Statement"] = append(doc["Statement"].([]any), st)
 }
 
-func metric(t *testing.T, s *Stack, i int) *applicationautoscaling.ScalingPolicy_TargetTrackingMetricDataQuery {
+// metric returns the scaling policy's metric query with id.
+func metric(t *testing.T, s *Stack, id string) *applicationautoscaling.ScalingPolicy_TargetTrackingMetricDataQuery {
 	t.Helper()
 	p := s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"]
 	if p == nil {
 		t.Fatal("no BacklogPerTaskScaling")
 	}
-	return &p.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification.Metrics[i]
+	ms := p.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification.Metrics
+	for i := range ms {
+		if val(ms[i].Id) == id {
+			return &ms[i]
+		}
+	}
+	t.Fatalf("no scaling metric %q", id)
+	return nil
+}
+
+func metricFilter(t *testing.T, s *Stack, name string) *logs.MetricFilter {
+	t.Helper()
+	f, err := s.GetLogsMetricFilterWithName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func alarm(t *testing.T, s *Stack, name string) *cloudwatch.Alarm {
@@ -125,6 +143,12 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		{"SAM: DLQ keeps 4 days", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
 			queue(t, s, "DeadLetterQueue").MessageRetentionPeriod = ptr(345600)
 		}},
+		{"SAM: source queue keeps 4 days", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").MessageRetentionPeriod = ptr(345600)
+		}},
+		{"ECS: source queue keeps SQS's default", ecsPath, byName(ecsc, "queues"), func(t *testing.T, s *Stack) {
+			queue(t, s, "Queue").MessageRetentionPeriod = nil
+		}},
 		{"SAM: queue unencrypted", samPath, byName(sam, "queues"), func(t *testing.T, s *Stack) {
 			queue(t, s, "Queue").SqsManagedSseEnabled = nil
 		}},
@@ -152,6 +176,25 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		}},
 		{"ECS: age alarm on the DLQ", ecsPath, byName(ecsc, "alarms"), func(t *testing.T, s *Stack) {
 			alarm(t, s, "OldestMessageAgeAlarm").Dimensions[0].Value = cloudformation.GetAtt("DeadLetterQueue", "QueueName")
+		}},
+		{"SAM: no expiry alarm", samPath, byName(sam, "alarms"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "BacklogExpiryAlarm")
+		}},
+		{"SAM: expiry alarm on the DLQ", samPath, byName(sam, "alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "BacklogExpiryAlarm").Dimensions[0].Value = cloudformation.GetAtt("DeadLetterQueue", "QueueName")
+		}},
+		{"ECS: expiry alarm at retention itself", ecsPath, byName(ecsc, "alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "BacklogExpiryAlarm").Threshold = ptr(1209600.0)
+		}},
+		{"ECS: expiry alarm on the average age", ecsPath, byName(ecsc, "alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "BacklogExpiryAlarm").Statistic = ptr("Average")
+		}},
+		{"ECS: expiry alarm notifies nobody", ecsPath, byName(ecsc, "alarms"), func(t *testing.T, s *Stack) {
+			s.Params["AlarmTopicArn"] = allOn["AlarmTopicArn"]
+			for _, a := range s.GetAllCloudWatchAlarmResources() {
+				a.AlarmActions = []string{allOn["AlarmTopicArn"]}
+			}
+			alarm(t, s, "BacklogExpiryAlarm").AlarmActions = nil
 		}},
 		// SAM function.
 		{"SAM: x86_64", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
@@ -265,23 +308,91 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		}},
 		// ECS scaling.
 		{"ECS: scaling on the DLQ", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
-			metric(t, s, 0).MetricStat.Metric.Dimensions[0].Value = ptr(cloudformation.GetAtt("DeadLetterQueue", "QueueName"))
+			metric(t, s, "visible").MetricStat.Metric.Dimensions[0].Value = ptr(cloudformation.GetAtt("DeadLetterQueue", "QueueName"))
 		}},
-		{"ECS: scaling on raw depth", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
-			metric(t, s, 2).Expression = ptr("visible")
+		{"ECS: scaling on raw depth, no hold", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "backlogpertask").Expression = ptr("visible")
 		}},
 		{"ECS: inverted ratio", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
-			metric(t, s, 2).Expression = ptr("tasks / visible")
+			metric(t, s, "backlogpertask").Expression = ptr("IF(quotabound, 600, tasks / visible)")
+		}},
+		{"ECS: backlog per task without the quota hold", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "backlogpertask").Expression = ptr("visible / tasks")
+		}},
+		{"ECS: the hold scales in instead", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "backlogpertask").Expression = ptr("IF(quotabound, 0, visible / tasks)")
+		}},
+		{"ECS: hold ignores throttling", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "quotabound").Expression = ptr("IF((FILL(applied, 0) * 100 >= 2 * 80 * 60) OR (visible > 0 AND FILL(calls, 0) == 0), 1, 0)")
+		}},
+		{"ECS: hold ignores the quota", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "quotabound").Expression = ptr("IF(((FILL(calls, 0) - FILL(applied, 0) - FILL(rejected, 0)) * 100 > 5 * FILL(calls, 0)) OR (visible > 0 AND FILL(calls, 0) == 0), 1, 0)")
+		}},
+		{"ECS: hold counts rejected messages as throttled", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "quotabound").Expression = ptr("IF((FILL(applied, 0) * 100 >= 2 * 80 * 60) OR ((FILL(calls, 0) - FILL(applied, 0)) * 100 > 5 * FILL(calls, 0)) OR (visible > 0 AND FILL(calls, 0) == 0), 1, 0)")
+		}},
+		{"ECS: hold never lifts", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "quotabound").Expression = ptr("1")
+		}},
+		{"ECS: quota signal from the wrong log metric", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			metric(t, s, "applied").MetricStat.Metric.MetricName = ptr("Applid")
 		}},
 		{"ECS: two series returned", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
-			metric(t, s, 0).ReturnData = ptr(true)
+			metric(t, s, "visible").ReturnData = ptr(true)
 		}},
 		{"ECS: fixed max capacity", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
 			st, _ := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
 			st.MaxCapacity = 50
 		}},
+		{"ECS: min capacity above max", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			st, _ := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
+			st.MinCapacity, st.MaxCapacity = 3, 2
+			s.Params["MinTasks"], s.Params["MaxTasks"] = "3", "2"
+		}},
+		{"ECS: scheduled action raises the max", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			st, _ := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
+			st.ScheduledActions = []applicationautoscaling.ScalableTarget_ScheduledAction{{ScheduledActionName: "busy", Schedule: "cron(0 8 * * ? *)",
+				ScalableTargetAction: &applicationautoscaling.ScalableTarget_ScalableTargetAction{MaxCapacity: ptr(20)}}}
+		}},
+		{"ECS: a second scalable target on the service", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			st, _ := s.GetApplicationAutoScalingScalableTargetWithName("ScalableTarget")
+			cp := *st
+			cp.MaxCapacity = 20
+			s.Resources["ScalableTarget2"] = &cp
+		}},
+		{"ECS: a step policy beside the target tracking one", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			p := *s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"]
+			p.PolicyType, p.TargetTrackingScalingPolicyConfiguration = "StepScaling", nil
+			s.Resources["StepOut"] = &p
+		}},
+		{"ECS: DesiredCount on the service", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			svc, _ := s.GetECSServiceWithName("Service")
+			svc.DesiredCount = ptr(5)
+		}},
 		{"ECS: step scaling", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
 			s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"].PolicyType = "StepScaling"
+		}},
+		{"ECS: target value is not BacklogPerTaskTarget", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
+			s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"].TargetTrackingScalingPolicyConfiguration.TargetValue = 60
+		}},
+		// ECS log metric filters.
+		{"ECS: applied counts every outcome", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "AppliedMetricFilter").FilterPattern = `{ $.msg = "message outcome" }`
+		}},
+		{"ECS: rejected counts retries-exhausted", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "RejectedCallsMetricFilter").FilterPattern = `{ $.msg = "message outcome" && $.outcome = "dead-lettered" }`
+		}},
+		{"ECS: calls counts messages, not attempts", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "UpdateCaseCallsMetricFilter").MetricTransformations[0].MetricValue = "1"
+		}},
+		{"ECS: filter on another log group", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "AppliedMetricFilter").LogGroupName = "/aws/other"
+		}},
+		{"ECS: no default value (series miss minutes)", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "UpdateCaseCallsMetricFilter").MetricTransformations[0].DefaultValue = nil
+		}},
+		{"ECS: filter publishes to a shared namespace", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {
+			metricFilter(t, s, "AppliedMetricFilter").MetricTransformations[0].MetricNamespace = "casebridge"
 		}},
 	}
 	for _, tt := range tests {

@@ -128,6 +128,7 @@ func ecsChecks(binaryPath string) []check {
 		{"alarms", checkAlarms},
 		{"task", func(s *Stack) error { return checkECSTask(s, binaryPath) }},
 		{"scaling", checkECSScaling},
+		{"log metric filters", checkLogMetricFilters},
 		{"task role least privilege", func(s *Stack) error { return checkGrants(s, "TaskRole", workerGrants(s)) }},
 		{"execution role least privilege", func(s *Stack) error { return checkGrants(s, "ExecutionRole", ecsExecutionGrants(s)) }},
 	}
