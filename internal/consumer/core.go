@@ -188,15 +188,29 @@ func (c *Core) settle(ctx context.Context, m Message, req request, out Outcome) 
 func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outcome {
 	backoff := retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap)
 	var out Outcome
+	var last retry.Classified // the last call's answer
 	transient := 0
 	for {
 		cl, ok := c.attempt(ctx, in)
 		if !ok {
 			// The shared limiter cannot give this message a slot within its budget.
+			if out.Attempts > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The budget ran out: report the last call's error, the one
+				// out.Code comes from, not the wait's end ("context deadline
+				// exceeded"): a DLQ reason's code and message go together.
+				cl.Err = last.Err
+			}
 			return c.retryLater(out, stopped(ctx, cl), backoff)
 		}
 		out.Attempts++
+		if cl.Class == retry.ClassCanceled && errors.Is(ctx.Err(), context.DeadlineExceeded) && out.Attempts > 1 {
+			// The budget ran out during this call: that says nothing about the
+			// service, so the answer before it stands (a throttled message stays
+			// throttled, not transient with the SDK's cancel text).
+			return c.retryLater(out, stopped(ctx, last), backoff)
+		}
 		cl = stopped(ctx, cl)
+		last = cl
 		c.o.Metrics.ObserveRetryClass(cl.Class)
 		out.Err, out.Code = cl.Err, cl.Code
 		switch cl.Class {
