@@ -11,28 +11,29 @@ import (
 )
 
 // LimiterConfig tunes a Limiter. Zero values take the documented defaults,
-// which are what the simulation tests (limiter_sim_test.go) were run with.
+// which are what the simulation tests (limiter_sim_test.go,
+// limiter_fleet_test.go) were run with.
 type LimiterConfig struct {
-	// Ceiling is an upper bound in calls/s (CASEBRIDGE_RATE_LIMIT); 0 = none.
+	// Ceiling is a hard upper bound in calls/s (CASEBRIDGE_RATE_LIMIT);
+	// 0 = none.
 	Ceiling float64
 
 	// InitialRate is where the slow start begins, in calls/s (default 10).
-	// Until the first throttle the rate doubles every SlowStartDoubling of
-	// busy time and is unlimited once above 100 000 calls/s, so a quota that
-	// is never hit costs well under a second. It exists because 64 callers
-	// that all start unlimited at once would meet a small quota with 60
-	// throttles in one go. +Inf starts unlimited.
+	// Every call admitted in slow start raises the rate by 10 %, so it is
+	// past 1000/s after about a second of calls and unlimited above
+	// 100 000/s; yet the first calls are spaced (100, 91, 83 ms…), so that
+	// a fresh Lambda environment's ten records meet a quota of 2/s burst 2
+	// with one throttle rather than eight. +Inf starts unlimited.
 	InitialRate float64
-	// SlowStartDoubling is the doubling time of the slow start (default 100ms).
-	SlowStartDoubling time.Duration
 
 	// Decrease is the multiplicative decrease β: after a throttle the rate
-	// becomes β·W, W being the rate at which we were throttled (default 0.95).
+	// becomes β·W, W being the rate we were throttled at (default 0.95).
 	Decrease float64
-	// ProbeCalls sets how long the rate takes to climb back to W: about
+	// ProbeCalls sets K, how long the rate takes to climb back to W: about
 	// ProbeCalls calls, i.e. ProbeCalls/W seconds, kept within
 	// [MinProbe, MaxProbe] (defaults 60, 1s, 10s). More calls between two
-	// probes of the limit means fewer throttles per call.
+	// probes of the limit means fewer throttles per call. This time is
+	// counted in successful calls, not on the clock (see control.go).
 	ProbeCalls float64
 	MinProbe   time.Duration
 	MaxProbe   time.Duration
@@ -44,24 +45,6 @@ type LimiterConfig struct {
 	Clock Clock
 }
 
-const (
-	unlimitedAbove = 1e5 // calls/s treated as "no limit"
-	estimateWindow = 2 * time.Second
-	minHoldoff     = 250 * time.Millisecond
-	successRing    = 64
-	// minMeasured successes make a measurement worth using (±3 %).
-	minMeasured = 32
-	// minMeasuredSlowStart is the same for a throttle that ends the slow start.
-	minMeasuredSlowStart = 4
-	// maxDrop bounds one decrease: with a bucket of one, a client below 2R
-	// still gets every second call through, so R is at least half our rate.
-	maxDrop = 0.5
-	// plateauMargin puts W just under the rate we were throttled at: with a
-	// small bucket the edge is soft (the network's jitter decides), and a
-	// plateau right on it is throttled every few seconds.
-	plateauMargin = 0.01
-)
-
 func (c LimiterConfig) withDefaults() LimiterConfig {
 	if c.Ceiling < 0 || math.IsNaN(c.Ceiling) {
 		c.Ceiling = 0
@@ -69,13 +52,10 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 	if c.InitialRate <= 0 || math.IsNaN(c.InitialRate) {
 		c.InitialRate = 10
 	}
-	if c.SlowStartDoubling <= 0 {
-		c.SlowStartDoubling = 100 * time.Millisecond
-	}
-	if c.Decrease <= 0 || c.Decrease >= 1 {
+	if c.Decrease <= 0 || c.Decrease >= 1 || math.IsNaN(c.Decrease) {
 		c.Decrease = 0.95
 	}
-	if c.ProbeCalls <= 0 {
+	if c.ProbeCalls <= 0 || math.IsNaN(c.ProbeCalls) {
 		c.ProbeCalls = 60
 	}
 	if c.MinProbe <= 0 {
@@ -84,21 +64,24 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 	if c.MaxProbe < c.MinProbe {
 		c.MaxProbe = max(10*time.Second, c.MinProbe)
 	}
-	if c.MinRate <= 0 {
+	if c.MinRate <= 0 || math.IsNaN(c.MinRate) {
 		c.MinRate = 0.2
 	}
 	c.Clock = clockOrReal(c.Clock)
 	return c
 }
 
-// Limiter paces every UpdateCase call of the process. It finds the
-// account's quota by itself: a slow start until the first throttle, then a
-// cubic curve in time (as TCP CUBIC does for windows) that drops to β·W on a
-// throttle, climbs back quickly at first, stays near W for a while and then
-// probes above it, faster the longer no throttle comes. The pacing itself
-// is a golang.org/x/time/rate token bucket with burst 1, so calls are spaced
-// rather than bunched; waiters queue in FIFO order and only the head holds a
-// reservation, so a lower rate applies at once to everyone queued.
+// Limiter paces every UpdateCase call of the process. It finds this
+// process's share of the account's quota by itself, without talking to the
+// other instances that spend the same quota (see control.go): a slow start
+// until the first throttle, a climb per success from what the last second
+// granted until the next one, then a cubic curve (as TCP CUBIC's, with
+// successful calls for a clock) that drops to β·W on a throttle, climbs back
+// quickly at first, stays near W for a while and then probes above it.
+// The pacing itself is a golang.org/x/time/rate token bucket with burst 1,
+// so calls are spaced rather than bunched (the account's bucket holds two);
+// waiters queue in FIFO order and only the head holds a reservation, so a
+// lower rate applies at once to everyone queued.
 //
 // A Limiter is safe for concurrent use.
 type Limiter struct {
@@ -110,19 +93,28 @@ type Limiter struct {
 	queue   []chan struct{} // FIFO of waiters; queue[0] may reserve
 	changed chan struct{}   // closed (and replaced) when the rate drops
 
-	started     time.Time // first Wait
-	lastReserve time.Time
-	slowStart   bool
-	ssRate      float64 // slow-start rate, +Inf once past unlimitedAbove
+	started time.Time // first Wait
 
-	w            float64       // rate at the last throttle
-	k            time.Duration // time to climb back to w
-	drop         float64       // the curve starts at (1-drop)·w
-	lastDecrease time.Time
-	holdUntil    time.Time // throttles before this belong to the last decrease
+	// Slow start and climb (control.go).
+	slowStart bool    // no throttle yet, or climbing after the first one
+	climb     bool    // climbing: the slow start's first throttle has come
+	climbFrom float64 // where the climb began
+	ssRate    float64 // rate of both, +Inf once past unlimitedAbove
 
-	streak  int       // throttles in a row that came before the rate recovered
-	episode time.Time // first throttle of the current run of recent ones
+	// The curve after the climb.
+	w    float64       // W: just under the rate at the last throttle
+	k    time.Duration // K: time to climb back to w
+	drop float64       // the curve starts at (1-drop)·w
+	// tau is the curve's clock: seconds of successful calls since the last
+	// decrease, each success counting one slot at the rate of the moment.
+	tau float64
+
+	lastDecrease    time.Time
+	holdUntil       time.Time // throttles before this belong to the last decrease
+	nSuccAtDecrease int
+	blind           bool      // no success since the last decrease
+	streak          int       // throttles in a row that came before the rate recovered
+	episode         time.Time // first throttle of the current run of recent ones
 
 	succ  [successRing]time.Time
 	nSucc int
@@ -226,19 +218,13 @@ func (l *Limiter) reserveLocked(now time.Time, waiters int) (*rate.Reservation, 
 	if l.started.IsZero() {
 		l.started = now
 	}
-	if l.slowStart && !l.lastReserve.IsZero() && !math.IsInf(l.ssRate, 1) {
-		// Grow only with demand: an idle pause counts as one doubling at most.
-		dt := min(now.Sub(l.lastReserve), l.cfg.SlowStartDoubling)
-		l.ssRate *= math.Exp2(float64(dt) / float64(l.cfg.SlowStartDoubling))
-		if l.ssRate > unlimitedAbove {
-			l.ssRate = math.Inf(1)
-		}
-	}
-	l.lastReserve = now
+	l.onReserveLocked()
 	l.tb.SetLimitAt(now, toLimit(l.rateLocked(now)))
 	res := l.tb.ReserveN(now, 1)
 	d := res.DelayFrom(now)
-	if !l.slowStart && (d > 0 || waiters > 1) {
+	// Waiting in the slow start proper is the limiter ramping up; after the
+	// first throttle it is the quota holding us back.
+	if (!l.slowStart || l.climb) && (d > 0 || waiters > 1) {
 		l.lastWaited = now
 	}
 	return res, d
@@ -249,170 +235,4 @@ func toLimit(r float64) rate.Limit {
 		return rate.Inf
 	}
 	return rate.Limit(r)
-}
-
-// rateLocked is the rate at now, ceiling included.
-func (l *Limiter) rateLocked(now time.Time) float64 {
-	r := l.ssRate
-	if !l.slowStart {
-		r = l.curve(now.Sub(l.lastDecrease))
-	}
-	if l.cfg.Ceiling > 0 {
-		r = min(r, l.cfg.Ceiling)
-	}
-	return r
-}
-
-// curve is the rate t after the last decrease: (1-drop)·w at t=0, w at t=k
-// (with a flat approach), (2-β)·w at 2k, then doubling every second (every 2k when
-// that is shorter) — so an estimate of w that was far too low is left behind
-// within seconds.
-func (l *Limiter) curve(t time.Duration) float64 {
-	beta := l.cfg.Decrease
-	x := float64(t) / float64(l.k)
-	var r float64
-	if x <= 1 {
-		y := 1 - x
-		r = l.w * (1 - l.drop*y*y*y)
-	} else if x <= 2 {
-		y := x - 1
-		r = l.w * (1 + (1-beta)*y*y*y)
-	} else {
-		// Past 2k no throttle has come for a long while: the quota has grown
-		// (a storm ended, a limit was raised), so double every second at most.
-		past := t - 2*l.k
-		r = l.w * (2 - beta) * math.Exp2(float64(past)/float64(min(2*l.k, time.Second)))
-	}
-	if r > unlimitedAbove {
-		return math.Inf(1)
-	}
-	return max(r, l.cfg.MinRate)
-}
-
-// OnSuccess reports a call that went through. Successes feed the estimate
-// of the rate the service actually grants; the increase itself follows the
-// curve in time, so it is the same at 5 and at 500 calls/s.
-func (l *Limiter) OnSuccess() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
-	l.succ[l.nSucc%successRing] = now
-	l.nSucc++
-	l.countSuccessLocked(now)
-}
-
-// OnThrottle reports a throttled call. The rate we were throttled at, less
-// plateauMargin, becomes W, the level the curve climbs back to; the rate
-// drops below it by 1-β. When the throttles go on (in slow start, or again
-// before the rate got clearly above where the last decrease put it) that
-// decrease was not enough, and each further one drops twice as far (10 %,
-// 20 %, 40 %, at most maxDrop) but never below the success rate measured
-// over at least minMeasured calls, which the service did grant.
-//
-// Why not take W from the measured success rate, as an earlier version did:
-// at a small quota a couple of seconds hold ten calls, and with a bucket of
-// one a client just above R sees only about every second call succeed, so
-// the measurement said 3.8 calls/s against a quota of 5 and the curve then
-// sat on that plateau for 2k (20 s). The measurement now only bounds a drop.
-//
-// Throttles of calls made before the last decrease took effect are ignored.
-func (l *Limiter) OnThrottle() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
-	l.lastThrottle = now
-	if now.Before(l.holdUntil) {
-		return
-	}
-	if l.started.IsZero() {
-		l.started = now
-	}
-	r := l.rateLocked(now)
-	beta := l.cfg.Decrease
-	// Sustained: throttled again before the rate got clearly above where the
-	// last decrease put it. A throttle further up the climb is a new probe
-	// that found the limit, and starts over with the small drop.
-	sustained := l.slowStart ||
-		(now.Sub(l.lastDecrease) < estimateWindow && r <= (1-l.drop)*l.w*(2-beta))
-	if sustained && !l.slowStart {
-		l.streak++
-	} else {
-		l.streak = 0
-	}
-	w := r * (1 - plateauMargin)
-	drop := min(maxDrop, (1-beta)*float64(int(1)<<min(l.streak, 8)))
-	k := min(max(time.Duration(l.cfg.ProbeCalls/w*float64(time.Second)), l.cfg.MinProbe), l.cfg.MaxProbe)
-	// Throttles that keep coming within estimateWindow of each other make
-	// one episode, over the limit all along: measure over all of it.
-	recent := l.slowStart || now.Sub(l.lastDecrease) < estimateWindow
-	if !recent {
-		l.episode = now
-	}
-	since := l.episode
-	if l.slowStart {
-		since = l.started
-		k = l.cfg.MinProbe
-	}
-	// Before the first throttle every call went through, so in slow start the
-	// successes are the granted rate itself (the burst-1 bias above needs
-	// throttled calls mixed in): a few of them are enough to trust.
-	need := minMeasured
-	if l.slowStart {
-		need = minMeasuredSlowStart
-	}
-	if m, n := l.measuredLocked(now, since); l.slowStart && n >= need && m < w {
-		// Every call so far went through: their rate (one more, for the noise)
-		// is where the quota was found, a fair W to settle under and probe past.
-		w = min(w, m*float64(n+1)/float64(n))
-		k = l.cfg.MinProbe
-	} else if l.slowStart && n < need {
-		// Throttled almost at once (a quota below the slow start's first
-		// rate): too few calls to measure, so halve, as TCP leaves slow start.
-		w = w / 2
-		k = l.cfg.MinProbe
-	} else if n >= need && recent && m < (1-drop)*w {
-		// Over the limit for a while and far above what was granted (a
-		// slow start that overshot while feedback was under way, a quota
-		// that shrank): start from the granted rate, a lower bound of R, and
-		// climb towards at most twice it (R is at least half our rate, see
-		// maxDrop), so the climb finds R within a second or two.
-		w = min(w, 2*m)
-		drop = 1 - m/w
-		k = l.cfg.MinProbe
-	}
-	if math.IsInf(w, 1) {
-		w, k = l.cfg.InitialRate, l.cfg.MinProbe
-	}
-	w = max(w, l.cfg.MinRate/beta)
-	l.slowStart = false
-	l.w, l.k, l.drop = w, k, drop
-	l.lastDecrease = now
-	l.holdUntil = now.Add(max(minHoldoff, time.Duration(2/(beta*w)*float64(time.Second))))
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-// measuredLocked counts the successes n of the last estimateWindow, or since
-// since if that is more recent, and their rate m: a lower bound of what the
-// service grants (0 when n is 0).
-func (l *Limiter) measuredLocked(now, since time.Time) (m float64, n int) {
-	from := now.Add(-estimateWindow)
-	if since.After(from) {
-		from = since
-	}
-	for i := 1; i <= min(l.nSucc, successRing); i++ {
-		if l.succ[(l.nSucc-i)%successRing].Before(from) {
-			break
-		}
-		n++
-	}
-	if n == successRing {
-		// The ring is full: measure over the span it covers instead.
-		from = l.succ[l.nSucc%successRing]
-	}
-	span := now.Sub(from).Seconds()
-	if n == 0 || span <= 0 {
-		return 0, 0
-	}
-	return float64(n) / span, n
 }
