@@ -15,16 +15,18 @@ import (
 // zero-value configuration (what internal/app builds).
 
 //
-// The current limiter does not meet these targets yet (the figures it gets
-// are in the log, and a miss is logged as MISS): the tests measure, and
-// enforce the targets only with CASEBRIDGE_FLEET_TARGETS=1, so that the
-// package stays green until a limiter that meets them lands.
+// Targets 1 (one instance) and 3 (cold start) are met and enforced. Target 2
+// (three instances sharing one quota) is not met yet (the figures are in the
+// log, a miss is logged as MISS): it is enforced only with
+// CASEBRIDGE_FLEET_TARGETS=1, so that the package stays green until a
+// limiter that meets it lands.
 //
 //	CASEBRIDGE_FLEET_TARGETS=1 go test -v -run 'OneInstance|Fleet|ColdStart' ./internal/quota
 
 var fleetSeeds = []uint64{1, 2, 3, 4}
 
-// miss reports a missed target: an error when targets are enforced.
+// miss reports a missed fleet target (target 2): an error when
+// CASEBRIDGE_FLEET_TARGETS=1.
 func miss(t *testing.T, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CASEBRIDGE_FLEET_TARGETS") == "1" {
@@ -89,7 +91,7 @@ func TestLimiterOneInstanceSmallQuota(t *testing.T) {
 					t.Logf("seed %d, %v–%v: goodput %.2f/s (%.1f%% of 2), %d throttled of %d (%.2f%%)",
 						seed, w.from, w.to, g, 50*g, w.throttles, w.successes+w.throttles, 100*th)
 					if g < 0.95*2 || th > 0.05 {
-						miss(t, "seed %d, window %d: goodput %.2f/s (want ≥ 1.9), throttled %.2f%% (want ≤ 5%%)\n%s",
+						t.Errorf("seed %d, window %d: goodput %.2f/s (want ≥ 1.9), throttled %.2f%% (want ≤ 5%%)\n%s",
 							seed, i, g, 100*th, traces(r))
 					}
 				}
@@ -169,7 +171,7 @@ func TestLimiterColdStartIsPolite(t *testing.T) {
 			w := r.total[0]
 			t.Logf("R=2 seed %d profile %d: first batch: %d applied, %d throttled calls", seed, i, w.successes, w.throttles)
 			if w.successes != 10 || w.throttles > 2 {
-				miss(t, "R=2 seed %d profile %d: %d applied, %d throttled calls; want 10 applied with ≤ 2 throttled\n%s",
+				t.Errorf("R=2 seed %d profile %d: %d applied, %d throttled calls; want 10 applied with ≤ 2 throttled\n%s",
 					seed, i, w.successes, w.throttles, traces(r))
 			}
 		}
@@ -188,7 +190,7 @@ func TestLimiterColdStartIsPolite(t *testing.T) {
 			t.Logf("R=1000 B=%d seed %d: rate ≥ 500/s after %.1f s; first 5 s: %d ok, %d throttled",
 				burst, seed, float64(reached)/10, w.successes, w.throttles)
 			if reached < 0 || reached > 50 {
-				miss(t, "R=1000 B=%d seed %d: rate ≥ 500/s after %.1f s, want within 5 s\n%s", burst, seed, float64(reached)/10, traces(r))
+				t.Errorf("R=1000 B=%d seed %d: rate ≥ 500/s after %.1f s, want within 5 s\n%s", burst, seed, float64(reached)/10, traces(r))
 			}
 		}
 	}
