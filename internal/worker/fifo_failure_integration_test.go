@@ -232,8 +232,17 @@ func TestFIFOGroupFailingMidway(t *testing.T) {
 			if ok := len(events) - 3; !coalesce && ok != n {
 				t.Errorf("%d successful calls for %d messages without coalescing: one applied twice or not at all", ok, n)
 			}
-			if othersBetween == 0 {
-				t.Errorf("no other group made progress while the failed message waited to be retried")
+			othersAfter := 0
+			for _, e := range events[markerOK+1:] {
+				if e == "other-ok" {
+					othersAfter++
+				}
+			}
+			// Other groups must not wait for the failed one: if they still had
+			// work after it was applied, some of it must have been done while it
+			// waited. (With coalescing, they are often finished before that.)
+			if othersAfter > 0 && othersBetween == 0 {
+				t.Errorf("no other group made progress while the failed message waited to be retried (%d of their calls came only after it)", othersAfter)
 			}
 		})
 	}
