@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,43 @@ func main() {
 	}
 }
 
+// quotaFlags collects repeated --quota flags.
+type quotaFlags []string
+
+func (q *quotaFlags) String() string     { return strings.Join(*q, ",") }
+func (q *quotaFlags) Set(v string) error { *q = append(*q, v); return nil }
+
+// buildQuotas layers --quotas, then --rate/--burst, then --quota. UpdateCase's
+// quota goes into Faults.Rate/Burst rather than Options.Quotas, so that
+// --rate/--burst keep meaning UpdateCase, GET /casesim/faults shows the
+// bucket in force and PUT /casesim/faults can still change it while the
+// simulator runs. --rate and --quota UpdateCase=… together are refused:
+// which one should win is not obvious.
+func buildQuotas(preset string, overrides []string, rateSet bool, f *casesim.Faults) (map[string]casesim.Quota, error) {
+	qs, err := casesim.QuotaPreset(preset)
+	if err != nil {
+		return nil, err
+	}
+	if rateSet {
+		delete(qs, "UpdateCase")
+	}
+	for _, spec := range overrides {
+		op, q, err := casesim.ParseQuota(spec)
+		if err != nil {
+			return nil, err
+		}
+		if op == "UpdateCase" && rateSet {
+			return nil, fmt.Errorf("--quota %s and --rate/--burst both set UpdateCase's quota; use one", spec)
+		}
+		qs[op] = q
+	}
+	if q, ok := qs["UpdateCase"]; ok {
+		f.Rate, f.Burst = q.Rate, q.Burst
+		delete(qs, "UpdateCase")
+	}
+	return qs, nil
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("casesim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,6 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.DenyRate, "deny-rate", 0, "fraction of UpdateCase calls answered 403 AccessDeniedException")
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "fraction of UpdateCase connections closed without an answer")
 	fs.BoolVar(&f.AllOperations, "all-operations", false, "apply latency, errors, denials and drops to every operation")
+	preset := fs.String("quotas", "none", "quota `PRESET` for every operation: none, or aws-default (AWS's published defaults per account and Region)")
+	var overrides quotaFlags
+	fs.Var(&overrides, "quota", "`OPERATION=RATE[:BURST]` quota for one operation, over --quotas (repeatable; rate 0 lifts it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +103,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if err := f.Validate(); err != nil {
+		return err
+	}
+	rateSet := false
+	fs.Visit(func(fl *flag.Flag) { rateSet = rateSet || fl.Name == "rate" || fl.Name == "burst" })
+	quotas, err := buildQuotas(*preset, overrides, rateSet, &f)
+	if err != nil {
 		return err
 	}
 	level, err := zapcore.ParseLevel(*logLevel)
@@ -77,7 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() { _ = log.Sync() }()
 
-	sim := casesim.New(casesim.Options{Faults: f, RandSeed: *randSeed, Logger: log})
+	sim := casesim.New(casesim.Options{Faults: f, RandSeed: *randSeed, Logger: log, Quotas: quotas})
+	log.Info("quotas", zap.Any("quotas", sim.Quotas()))
 	if *seed != "" {
 		if err := sim.LoadSeedFile(*seed); err != nil {
 			return err

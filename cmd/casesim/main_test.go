@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -65,8 +67,72 @@ func TestRunServesSeed(t *testing.T) {
 	}
 }
 
+// TestRunQuotas starts the command with --quotas aws-default and a --quota
+// override and checks through the SDK that UpdateCase gets AWS's burst of 2
+// (shown in /casesim/faults, where it can still be changed) and that the
+// override replaces GetCase's default.
+func TestRunQuotas(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--seed", "../../examples/casesim-seed.json", "--quotas", "aws-default",
+			"--quota", "GetCase=0.01:1", "--log-level", "warn"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url := strings.TrimPrefix(strings.TrimSpace(line), "casesim listening on ")
+	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(url) })
+	in := &connectcases.UpdateCaseInput{
+		DomainId: aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
+		CaseId:   aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
+		Fields:   []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
+	}
+	var te *types.ThrottlingException
+	for i := range 3 {
+		_, err := client.UpdateCase(ctx, in)
+		if throttled := errors.As(err, &te); throttled != (i == 2) {
+			t.Errorf("UpdateCase call %d: %v (burst 2 wants only the third throttled)", i+1, err)
+		}
+	}
+	get := &connectcases.GetCaseInput{DomainId: in.DomainId, CaseId: in.CaseId, Fields: []types.FieldIdentifier{{Id: aws.String("status")}}}
+	if _, err := client.GetCase(ctx, get); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.GetCase(ctx, get); !errors.As(err, &te) {
+		t.Errorf("second GetCase with --quota GetCase=0.01:1: %v, want ThrottlingException", err)
+	}
+	resp, err := http.Get(url + "/casesim/faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Rate  float64 `json:"rate"`
+		Burst int     `json:"burst"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&f)
+	resp.Body.Close()
+	if err != nil || f.Rate != 2 || f.Burst != 2 {
+		t.Errorf("/casesim/faults rate %v burst %d (%v), want UpdateCase's aws-default 2 and 2", f.Rate, f.Burst, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run returned %v after cancel", err)
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
+		{"--quotas", "aws"},
+		{"--quota", "Nope=1"},
+		{"--quota", "GetCase=fast"},
+		{"--rate", "3", "--quota", "UpdateCase=1"},
 		{"--error-rate", "1.5"},
 		{"--seed", "does-not-exist.json", "--addr", "127.0.0.1:0"},
 		{"extra"},

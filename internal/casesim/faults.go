@@ -142,26 +142,6 @@ func newFaultState(f Faults, prev *faultState) *faultState {
 	return st
 }
 
-// Quota is a token bucket on one operation, as AWS's per-account quotas
-// are: calls past it are answered 429 ThrottlingException like UpdateCase's
-// Faults.Rate. Rate ≤ 0 means unlimited; Burst 0 becomes 1.
-type Quota struct {
-	Rate  float64 // calls/s
-	Burst int
-}
-
-// newQuotaLimiters builds one bucket per limited operation; the map is not
-// changed afterwards, so the request path reads it without a lock.
-func newQuotaLimiters(qs map[string]Quota) map[string]*rate.Limiter {
-	out := map[string]*rate.Limiter{}
-	for op, q := range qs {
-		if q.Rate > 0 && !math.IsNaN(q.Rate) {
-			out[op] = rate.NewLimiter(rate.Limit(q.Rate), max(q.Burst, 1))
-		}
-	}
-	return out
-}
-
 func (f Faults) retryAfterSeconds() int {
 	if f.RetryAfter <= 0 {
 		return 0

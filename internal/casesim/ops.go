@@ -34,6 +34,10 @@ func (s *Server) routes() {
 }
 
 func (s *Server) handle(pattern, op string, fn opFunc) {
+	if !knownOperation(op) {
+		// Operations is what --quota accepts and the docs list: keep them in step.
+		panic("casesim: operation " + op + " missing from Operations")
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		code := s.serveOp(op, fn, w, r)
 		if code == StatusDropped {

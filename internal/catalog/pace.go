@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/casebridge/casebridge/internal/casesim/awsquota"
 	"github.com/casebridge/casebridge/internal/retry"
 )
 
@@ -30,16 +31,18 @@ type Pacing struct {
 }
 
 // DefaultPacing is AWS's default quota per account and Region for each
-// operation. The quota is shared by every casebridge instance and every
+// operation, read from awsquota, the table the simulator's
+// --quotas aws-default uses too, so the numbers live in one place. The quota is shared by every casebridge instance and every
 // other caller in the account, so one process pacing at it can still meet
 // throttles; those are retried (below), and Run's jitter keeps a fleet's
 // refreshes apart. Lower it through Options.Pacing when the account's
 // quota was lowered or other callers need a share.
 func DefaultPacing() Pacing {
+	pace := func(op string) Pace { q := awsquota.For(op); return Pace{Rate: q.Rate, Burst: q.Burst} }
 	return Pacing{
-		ListFields:       Pace{Rate: 2, Burst: 5},
-		BatchGetField:    Pace{Rate: 8, Burst: 25},
-		ListFieldOptions: Pace{Rate: 6, Burst: 16},
+		ListFields:       pace("ListFields"),
+		BatchGetField:    pace("BatchGetField"),
+		ListFieldOptions: pace("ListFieldOptions"),
 	}
 }
 
