@@ -29,11 +29,12 @@ import (
 )
 
 func main() {
-	rate := flag.Float64("rate", 20, "the simulator's UpdateCase quota (calls/s; 0 = unlimited), to show throttling handled")
+	rate := flag.Float64("rate", 0, "the simulator's UpdateCase quota in calls/s, over --quotas (0 = the preset's: 2/s burst 2 with aws-default)")
+	quotas := flag.String("quotas", casesim.QuotaPresetAWSDefault, "the simulator's quota preset: aws-default (AWS's published defaults on every operation, the regime a newcomer meets) or none")
 	keep := flag.Bool("keep", false, "keep everything running after the report until Ctrl-C")
 	generated := flag.Int("generated", 60, "extra generated updates published with the samples, to show the quota used fully but politely")
 	flag.Parse()
-	if err := run(*rate, *keep, *generated); err != nil {
+	if err := run(*rate, *quotas, *keep, *generated); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -45,7 +46,7 @@ const (
 	domainID    = "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"
 )
 
-func run(rate float64, keep bool, generated int) error {
+func run(rate float64, preset string, keep bool, generated int) error {
 	ctx, stop := signalContext()
 	defer stop()
 	root, err := testbed.RepoRoot()
@@ -76,8 +77,19 @@ func run(rate float64, keep bool, generated int) error {
 		return err
 	}
 
-	step(fmt.Sprintf("starting the Connect Cases simulator (seed examples/casesim-seed.json, UpdateCase quota %g/s)", rate))
-	sim := casesim.New(casesim.Options{Faults: casesim.Faults{Rate: rate, Burst: 2}, Logger: zap.NewNop()})
+	qs, err := casesim.QuotaPreset(preset)
+	if err != nil {
+		return err
+	}
+	// UpdateCase's quota goes into Faults, as cmd/casesim does, so --rate
+	// can override the preset's.
+	f := casesim.Faults{Rate: qs["UpdateCase"].Rate, Burst: max(qs["UpdateCase"].Burst, 2)}
+	delete(qs, "UpdateCase")
+	if rate > 0 {
+		f.Rate = rate
+	}
+	step(fmt.Sprintf("starting the Connect Cases simulator (seed examples/casesim-seed.json, quotas %s, UpdateCase %g/s burst %d)", preset, f.Rate, f.Burst))
+	sim := casesim.New(casesim.Options{Faults: f, Quotas: qs, Logger: zap.NewNop()})
 	if err := sim.LoadSeedFile(filepath.Join(root, "examples", "casesim-seed.json")); err != nil {
 		return err
 	}
