@@ -51,15 +51,14 @@ type AppliedUpdate struct {
 
 // Server is the simulator; it implements http.Handler.
 type Server struct {
-	log       *zap.Logger
-	region    string
-	account   string
-	logLimit  int
-	mux       *http.ServeMux
-	faults    atomic.Pointer[faultState]
-	faultsMu  sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
-	quotas    map[string]*rate.Limiter
-	requestID atomic.Uint64
+	log      *zap.Logger
+	region   string
+	account  string
+	logLimit int
+	mux      *http.ServeMux
+	faults   atomic.Pointer[faultState]
+	faultsMu sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
+	quotas   map[string]*rate.Limiter
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -226,6 +225,16 @@ func (s *Server) newID() string {
 	s.rngMu.Lock()
 	hi, lo := s.rng.Uint64(), s.rng.Uint64()
 	s.rngMu.Unlock()
+	return formatUUID(hi, lo)
+}
+
+// requestID is the X-Amzn-RequestId of an answer: a version-4 UUID like the
+// service's, which callers log and quote to AWS support. It draws from the
+// global generator, not s.rng, so answering does not shift the ids a
+// RandSeed reproduces, and takes no lock on the hot path.
+func requestID() string { return formatUUID(rand.Uint64(), rand.Uint64()) }
+
+func formatUUID(hi, lo uint64) string {
 	var b [16]byte
 	for i := 0; i < 8; i++ {
 		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
@@ -256,7 +265,7 @@ var emptyObject = []byte("{}")
 func (s *Server) writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Amzn-RequestId", strconv.FormatUint(s.requestID.Add(1), 10))
+	h.Set("X-Amzn-RequestId", requestID())
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -287,15 +296,4 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 		return nil, validationf("request body: %v", err)
 	}
 	return b, nil
-}
-
-// decode unmarshals a JSON request body; an empty body is an empty object.
-func decode(body []byte, v any) *apiError {
-	if len(body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return validationf("request body is not valid JSON for this operation: %v", err)
-	}
-	return nil
 }

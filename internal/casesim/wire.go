@@ -45,8 +45,11 @@ func notFound(resourceType, id string) *apiError {
 	}
 }
 
+// body carries __type as well as message: restJson1 services send both, and
+// a client that reads the code from the body (no X-Amzn-ErrorType header
+// through some proxies) must find it there.
 func (e *apiError) body() []byte {
-	m := map[string]any{"message": e.message}
+	m := map[string]any{"__type": e.code, "message": e.message}
 	if e.code == "ResourceNotFoundException" {
 		m["resourceId"] = e.resourceID
 		m["resourceType"] = e.resourceType
