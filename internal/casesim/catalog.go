@@ -39,6 +39,9 @@ func (s *Server) createDomain(r *http.Request, body []byte) ([]byte, *apiError) 
 			return nil, conflictf("a domain named %q already exists", *in.Name)
 		}
 	}
+	if e := s.checkDomainLimit(); e != nil {
+		return nil, e
+	}
 	id := s.newID()
 	d := newDomain(id, *in.Name, s.arn(id), time.Now())
 	s.domains[id] = d
@@ -90,6 +93,9 @@ func (s *Server) createField(r *http.Request, body []byte) ([]byte, *apiError) {
 	defer d.mu.Unlock()
 	if id, ok := d.fieldByName[*in.Name]; ok && !d.fields[id].deleted {
 		return nil, conflictf("a field named %q already exists in domain %s", *in.Name, d.id)
+	}
+	if e := s.checkFieldLimit(d); e != nil {
+		return nil, e
 	}
 	now := time.Now()
 	f := &field{id: s.newID(), name: *in.Name, typ: types.FieldType(in.Type), namespace: types.FieldNamespaceCustom, created: now, modified: now}
@@ -278,6 +284,9 @@ func (s *Server) batchPutFieldOptions(r *http.Request, body []byte) ([]byte, *ap
 			opts = append(opts, o)
 		}
 	}
+	if e := s.checkOptionLimit(f, len(opts)); e != nil {
+		return nil, e
+	}
 	f.setOptions(opts)
 	f.modified = time.Now()
 	return []byte(`{"errors":[]}`), nil
@@ -347,6 +356,9 @@ func (s *Server) createTemplate(r *http.Request, body []byte) ([]byte, *apiError
 	defer d.mu.Unlock()
 	if _, ok := d.tmplByName[*in.Name]; ok {
 		return nil, conflictf("a template named %q already exists in domain %s", *in.Name, d.id)
+	}
+	if e := s.checkTemplateLimit(d); e != nil {
+		return nil, e
 	}
 	t := &template{id: s.newID(), name: *in.Name, status: status, required: map[string]bool{}}
 	for i, rf := range in.RequiredFields {

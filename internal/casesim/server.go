@@ -38,6 +38,10 @@ type Options struct {
 	// bucket each, as AWS's per-account quotas do; they apply before Faults
 	// and are fixed for the Server's life.
 	Quotas map[string]Quota
+
+	// Limits are the resource quotas (domains, fields, options, templates);
+	// zero members take AWS's defaults.
+	Limits Limits
 }
 
 // AppliedUpdate is one UpdateCase call that succeeded, as applied.
@@ -59,6 +63,7 @@ type Server struct {
 	faults   atomic.Pointer[faultState]
 	faultsMu sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
 	quotas   map[string]*rate.Limiter
+	limits   Limits
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -104,6 +109,7 @@ func New(opts Options) *Server {
 		domains:  map[string]*domain{},
 		stats:    map[statKey]int{},
 		quotas:   newQuotaLimiters(opts.Quotas),
+		limits:   opts.Limits.withDefaults(),
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
