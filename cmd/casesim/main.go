@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "fraction of UpdateCase connections closed without an answer")
 	fs.BoolVar(&f.AllOperations, "all-operations", false, "apply latency, errors, denials and drops to every operation")
 	preset := fs.String("quotas", "none", "quota `PRESET` for every operation: none, or aws-default (AWS's published defaults per account and Region)")
+	denyUserArn := fs.Bool("deny-user-arn", false, "answer 403 AccessDeniedException to performedBy.userArn, as when the caller lacks connect:DescribeUser")
 	var overrides quotaFlags
 	fs.Var(&overrides, "quota", "`OPERATION=RATE[:BURST]` quota for one operation, over --quotas (repeatable; rate 0 lifts it)")
 	if err := fs.Parse(args); err != nil {
@@ -124,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() { _ = log.Sync() }()
 
-	sim := casesim.New(casesim.Options{Faults: f, RandSeed: *randSeed, Logger: log, Quotas: quotas})
+	sim := casesim.New(casesim.Options{Faults: f, RandSeed: *randSeed, Logger: log, Quotas: quotas, DenyUserArn: *denyUserArn})
 	log.Info("quotas", zap.Any("quotas", sim.Quotas()))
 	if *seed != "" {
 		if err := sim.LoadSeedFile(*seed); err != nil {

@@ -127,6 +127,38 @@ func TestRunQuotas(t *testing.T) {
 	}
 }
 
+// TestRunDenyUserArn: --deny-user-arn answers performedBy.userArn with 403
+// AccessDeniedException through the SDK.
+func TestRunDenyUserArn(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() {
+		_ = run(ctx, []string{"--addr", "127.0.0.1:0", "--seed", "../../examples/casesim-seed.json", "--deny-user-arn", "--log-level", "warn"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+		func(o *connectcases.Options) {
+			o.BaseEndpoint = aws.String(strings.TrimPrefix(strings.TrimSpace(line), "casesim listening on "))
+		})
+	_, err = client.UpdateCase(ctx, &connectcases.UpdateCaseInput{
+		DomainId:    aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
+		CaseId:      aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
+		Fields:      []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
+		PerformedBy: &types.UserUnionMemberUserArn{Value: "arn:aws:connect:us-east-1:123456789012:instance/i/agent/a"},
+	})
+	var ad *types.AccessDeniedException
+	if !errors.As(err, &ad) {
+		t.Errorf("userArn with --deny-user-arn: %v, want AccessDeniedException", err)
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--quotas", "aws"},

@@ -164,7 +164,7 @@ func (s *Server) updateCase(r *http.Request, body []byte) ([]byte, *apiError) {
 	if e := checkFieldShapes(in.Fields); e != nil {
 		return nil, e
 	}
-	if e := checkPerformedBy(in.PerformedBy); e != nil {
+	if e := s.checkPerformedBy(in.PerformedBy); e != nil {
 		return nil, e
 	}
 	d := s.domain(ids[0])
@@ -270,7 +270,7 @@ func (s *Server) createCase(r *http.Request, body []byte) ([]byte, *apiError) {
 	if e := checkFieldShapes(in.Fields); e != nil {
 		return nil, e
 	}
-	if e := checkPerformedBy(in.PerformedBy); e != nil {
+	if e := s.checkPerformedBy(in.PerformedBy); e != nil {
 		return nil, e
 	}
 	d, e := s.pathDomain(r)

@@ -39,6 +39,13 @@ type Options struct {
 	// and are fixed for the Server's life.
 	Quotas map[string]Quota
 
+	// DenyUserArn answers UpdateCase and CreateCase calls whose performedBy
+	// names a userArn with 403 AccessDeniedException, as the service does
+	// when the caller lacks connect:DescribeUser on that user, so a
+	// deployment's choice to allow or forbid userArn can be tested end to
+	// end. customEntity is unaffected.
+	DenyUserArn bool
+
 	// Limits are the resource quotas (domains, fields, options, templates);
 	// zero members take AWS's defaults.
 	Limits Limits
@@ -55,15 +62,16 @@ type AppliedUpdate struct {
 
 // Server is the simulator; it implements http.Handler.
 type Server struct {
-	log      *zap.Logger
-	region   string
-	account  string
-	logLimit int
-	mux      *http.ServeMux
-	faults   atomic.Pointer[faultState]
-	faultsMu sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
-	quotas   map[string]*rate.Limiter
-	limits   Limits
+	log         *zap.Logger
+	region      string
+	account     string
+	logLimit    int
+	mux         *http.ServeMux
+	faults      atomic.Pointer[faultState]
+	faultsMu    sync.Mutex // serialises SetFaults so limiter reuse sees the latest state
+	quotas      map[string]*rate.Limiter
+	limits      Limits
+	denyUserArn bool
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -101,15 +109,16 @@ func New(opts Options) *Server {
 		seed = time.Now().UnixNano()
 	}
 	s := &Server{
-		log:      log,
-		region:   opts.Region,
-		account:  opts.AccountID,
-		logLimit: opts.UpdateLogLimit,
-		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
-		domains:  map[string]*domain{},
-		stats:    map[statKey]int{},
-		quotas:   newQuotaLimiters(opts.Quotas),
-		limits:   opts.Limits.withDefaults(),
+		log:         log,
+		region:      opts.Region,
+		account:     opts.AccountID,
+		logLimit:    opts.UpdateLogLimit,
+		rng:         rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		domains:     map[string]*domain{},
+		stats:       map[statKey]int{},
+		quotas:      newQuotaLimiters(opts.Quotas),
+		limits:      opts.Limits.withDefaults(),
+		denyUserArn: opts.DenyUserArn,
 	}
 	if s.region == "" {
 		s.region = "us-east-1"

@@ -2,6 +2,7 @@ package casesim
 
 import (
 	"math"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -137,7 +138,18 @@ func checkFieldShapes(fields []wireFieldValue) *apiError {
 	return nil
 }
 
-func checkPerformedBy(u *wireUser) *apiError {
+// checkPerformedBy validates performedBy's shape and then, with
+// DenyUserArn, answers as the service does to a caller without
+// connect:DescribeUser on the named user.
+func (s *Server) checkPerformedBy(u *wireUser) *apiError {
+	if e := checkPerformedByShape(u); e != nil || u == nil || u.UserArn == nil || !s.denyUserArn {
+		return e
+	}
+	return &apiError{status: http.StatusForbidden, code: "AccessDeniedException",
+		message: "User is not authorized to perform: connect:DescribeUser on resource: " + *u.UserArn}
+}
+
+func checkPerformedByShape(u *wireUser) *apiError {
 	if u == nil {
 		return nil
 	}
