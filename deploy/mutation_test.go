@@ -2,11 +2,13 @@ package deploy
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/applicationautoscaling"
+	"github.com/awslabs/goformation/v7/cloudformation/ecs"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 )
 
@@ -266,6 +268,94 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		}},
 		{"ECS: target value is not BacklogPerTaskTarget", ecsPath, byName(ecsc, "scaling"), func(t *testing.T, s *Stack) {
 			s.GetAllApplicationAutoScalingScalingPolicyResources()["BacklogPerTaskScaling"].TargetTrackingScalingPolicyConfiguration.TargetValue = 60
+		}},
+		// Issue 15: queues survive the stack and take TLS only.
+		{"SAM: DLQ deleted with the stack", samPath, byName(sam, "queue safety"), func(t *testing.T, s *Stack) {
+			queue(t, s, "DeadLetterQueue").AWSCloudFormationDeletionPolicy = ""
+		}},
+		{"ECS: DLQ replaced without Retain", ecsPath, byName(ecsc, "queue safety"), func(t *testing.T, s *Stack) {
+			queue(t, s, "DeadLetterQueue").AWSCloudFormationUpdateReplacePolicy = "Delete"
+		}},
+		{"SAM: no queue policy", samPath, byName(sam, "queue safety"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "QueuePolicy")
+		}},
+		{"ECS: TLS-only policy misses the DLQ", ecsPath, byName(ecsc, "queue safety"), func(t *testing.T, s *Stack) {
+			qp, _ := s.GetSQSQueuePolicyWithName("QueuePolicy")
+			qp.Queues = []string{cloudformation.Ref("Queue")}
+		}},
+		{"SAM: TLS deny on SecureTransport true", samPath, byName(sam, "queue safety"), func(t *testing.T, s *Stack) {
+			qp, _ := s.GetSQSQueuePolicyWithName("QueuePolicy")
+			dig(qp.PolicyDocument, "Statement").([]any)[0].(map[string]any)["Condition"] = map[string]any{"Bool": map[string]any{"aws:SecureTransport": "true"}}
+		}},
+		{"ECS: queue policy lets anyone send", ecsPath, byName(ecsc, "queue safety"), func(t *testing.T, s *Stack) {
+			qp, _ := s.GetSQSQueuePolicyWithName("QueuePolicy")
+			doc := qp.PolicyDocument.(map[string]any)
+			doc["Statement"] = append(doc["Statement"].([]any), map[string]any{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": queueArn})
+		}},
+		// Publisher access.
+		{"SAM: publisher policy sends to the DLQ", samPath, byName(sam, "publisher access"), func(t *testing.T, s *Stack) {
+			p, _ := s.GetIAMManagedPolicyWithName("PublisherPolicy")
+			dig(p.PolicyDocument, "Statement").([]any)[0].(map[string]any)["Resource"] = dlqArn
+		}},
+		{"ECS: publisher policy not exported", ecsPath, byName(ecsc, "publisher access"), func(t *testing.T, s *Stack) {
+			o := s.Outputs["PublisherPolicyArn"]
+			o.Export = nil
+			s.Outputs["PublisherPolicyArn"] = o
+		}},
+		// Alarms that tell the truth.
+		{"SAM: an alarm without OKActions", samPath, byName(sam, "alarm safety"), func(t *testing.T, s *Stack) {
+			for _, a := range s.GetAllCloudWatchAlarmResources() {
+				a.AlarmActions = []string{allOn["AlarmTopicArn"]}
+				a.OKActions = []string{allOn["AlarmTopicArn"]}
+			}
+			alarm(t, s, "DeadLetterQueueDepthAlarm").OKActions = nil
+		}},
+		{"SAM: arrivals alarm misses native redrive", samPath, byName(sam, "alarm safety"), func(t *testing.T, s *Stack) {
+			a := alarm(t, s, "DeadLetterQueueArrivalsAlarm")
+			a.Metrics[2].Expression = ptr("FILL(sent, 0)")
+		}},
+		{"ECS: arrivals alarm misses casebridge's sends", ecsPath, byName(ecsc, "alarm safety"), func(t *testing.T, s *Stack) {
+			a := alarm(t, s, "DeadLetterQueueArrivalsAlarm")
+			a.Metrics[2].Expression = ptr("IF(DIFF(depth) > 0, DIFF(depth), 0)")
+		}},
+		{"ECS: no DLQ age alarm", ecsPath, byName(ecsc, "alarm safety"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "DeadLetterQueueAgeAlarm")
+		}},
+		{"SAM: DLQ age alarm at 14 days", samPath, byName(sam, "alarm safety"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "DeadLetterQueueAgeAlarm").Threshold = ptr(1209600.0)
+		}},
+		{"SAM: no Errors alarm", samPath, byName(sam, "lambda alarms"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "FunctionErrorsAlarm")
+		}},
+		{"SAM: Throttles alarm on another function", samPath, byName(sam, "lambda alarms"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "FunctionThrottlesAlarm").Dimensions[0].Value = "other"
+		}},
+		{"ECS: no running tasks alarm", ecsPath, byName(ecsc, "running tasks alarm"), func(t *testing.T, s *Stack) {
+			delete(s.Resources, "RunningTasksAlarm")
+		}},
+		{"ECS: running tasks alarm ignores missing data", ecsPath, byName(ecsc, "running tasks alarm"), func(t *testing.T, s *Stack) {
+			alarm(t, s, "RunningTasksAlarm").TreatMissingData = ptr("notBreaching")
+		}},
+		// Settings that deploy and run.
+		{"SAM: batching window on FIFO", samPath, byName(sam, "function safety"), func(t *testing.T, s *Stack) {
+			s.Params["FifoQueue"] = "true"
+			samUntyped(s, "MaximumBatchingWindowInSeconds", 0.0)
+		}},
+		{"SAM: user ARNs allowed without DescribeUser", samPath, byName(sam, "function safety"), func(t *testing.T, s *Stack) {
+			function(t, s).Environment.Variables["CASEBRIDGE_PERFORMED_BY_USER_ARN"] = "allow"
+		}},
+		{"SAM: no log group output", samPath, byName(sam, "function safety"), func(t *testing.T, s *Stack) {
+			delete(s.Outputs, "FunctionLogGroupName")
+		}},
+		{"ECS: 512 CPU with 512 MiB", ecsPath, byName(ecsc, "task safety"), func(t *testing.T, s *Stack) {
+			td, _ := s.GetECSTaskDefinitionWithName("TaskDefinition")
+			td.Cpu = ptr("512")
+		}},
+		{"ECS: user ARN setting left to the default", ecsPath, byName(ecsc, "task safety"), func(t *testing.T, s *Stack) {
+			c := container(t, s)
+			c.Environment = slices.DeleteFunc(c.Environment, func(e ecs.TaskDefinition_KeyValuePair) bool {
+				return val(e.Name) == "CASEBRIDGE_PERFORMED_BY_USER_ARN"
+			})
 		}},
 		// ECS log metric filters.
 		{"ECS: applied counts every outcome", ecsPath, byName(ecsc, "log metric filters"), func(t *testing.T, s *Stack) {

@@ -101,7 +101,11 @@ func scenarios(decl cloudformation.Parameters) []scenario {
 		}
 		for bound, v := range map[string]*float64{"MinValue": p.MinValue, "MaxValue": p.MaxValue} {
 			if v != nil {
-				out = append(out, scenario{fmt.Sprintf("%s=%v (%s)", n, *v, bound), paramsFor(decl, map[string]string{n: fmt.Sprint(*v)})})
+				extra := map[string]string{n: fmt.Sprint(*v)}
+				if n == "MinTasks" { // the MinTasksNotAboveMaxTasks rule: MinTasks ≤ MaxTasks
+					extra["MaxTasks"] = fmt.Sprint(*v)
+				}
+				out = append(out, scenario{fmt.Sprintf("%s=%v (%s)", n, *v, bound), paramsFor(decl, extra)})
 			}
 		}
 	}
@@ -119,6 +123,11 @@ func samChecks() []check {
 		{"alarms", checkAlarms},
 		{"function", checkSAMFunction},
 		{"function role least privilege", func(s *Stack) error { return checkGrants(s, "FunctionRole", samGrants(s)) }},
+		{"queue safety", checkQueueSafety},
+		{"publisher access", checkPublisherAccess},
+		{"alarm safety", checkAlarmSafety},
+		{"lambda alarms", checkLambdaAlarms},
+		{"function safety", checkSAMSafety},
 	}
 }
 
@@ -131,6 +140,11 @@ func ecsChecks(binaryPath string) []check {
 		{"log metric filters", checkLogMetricFilters},
 		{"task role least privilege", func(s *Stack) error { return checkGrants(s, "TaskRole", workerGrants(s)) }},
 		{"execution role least privilege", func(s *Stack) error { return checkGrants(s, "ExecutionRole", ecsExecutionGrants(s)) }},
+		{"queue safety", checkQueueSafety},
+		{"publisher access", checkPublisherAccess},
+		{"alarm safety", checkAlarmSafety},
+		{"running tasks alarm", checkRunningTasksAlarm},
+		{"task safety", checkECSSafety},
 	}
 }
 
