@@ -15,12 +15,17 @@ const Version = "1"
 
 // Limits from the UpdateCase API model; exceeding them would only earn a
 // ValidationException from the service, so they are checked before sending.
-// Lengths count Unicode code points.
+// Lengths count Unicode code points, except MaxStringValueLength.
 const (
-	MaxIDLength          = 500  // domainId, caseId, field id, performedBy members
-	MaxStringValueLength = 4100 // stringValue
-	MaxFields            = 220  // entries in fields
-	MaxEventIDLength     = 128  // eventId (an SQS FIFO deduplication id is at most 128)
+	MaxIDLength = 500 // domainId, caseId, field id, performedBy members
+	// MaxStringValueLength bounds a stringValue in UTF-8 bytes. The model
+	// says 4100 characters and that multi-byte text lowers the effective
+	// limit, without saying how; counting bytes is the strictest reading,
+	// and the simulator (internal/casesim) takes the same one, so a value
+	// this check passes is one the simulator accepts too.
+	MaxStringValueLength = 4100
+	MaxFields            = 220 // entries in fields
+	MaxEventIDLength     = 128 // eventId (an SQS FIFO deduplication id is at most 128)
 )
 
 // Message is one contract v1 message: "set these fields on this case".

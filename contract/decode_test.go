@@ -44,7 +44,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"field value missing", `{` + caseKey + `,"fields":[{"id":"a"}]}`, `fields[0].value: required`},
 		{"field extra key", `{` + caseKey + `,"fields":[{"id":"a","value":{"booleanValue":true},"type":"x"}]}`, `fields[0].type: unknown key (allowed here: id, value)`},
 		{"shorthand empty id", `{` + caseKey + `,"fields":{"":1}}`, `fields: a field id is empty…`},
-		{"string too long", `{` + caseKey + `,"fields":{"s":"` + strings.Repeat("€", 4101) + `"}}`, `fields.s.stringValue: length 4101, at most 4100 characters`},
+		{"string too long", `{` + caseKey + `,"fields":{"s":"` + strings.Repeat("€", 4101) + `"}}`, `fields.s.stringValue: length 12303 bytes in UTF-8, at most 4100 bytes`},
 		{"1e400", `{` + caseKey + `,"fields":{"p":1e400}}`, `fields.p: number 1e400 is outside the float64 range`},
 		{"-1e400 in union", `{` + caseKey + `,"fields":[{"id":"p","value":{"doubleValue":-1e400}}]}`, `fields[0].value.doubleValue: number -1e400 is outside the float64 range`},
 		{"double as string", `{` + caseKey + `,"fields":[{"id":"p","value":{"doubleValue":"1"}}]}`, `fields[0].value.doubleValue: must be a number, not string`},

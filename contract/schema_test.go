@@ -23,9 +23,11 @@ import (
 //   - no repeated key in a JSON object (validators parse with "last key
 //     wins"; this is also what makes shorthand ids unique);
 //   - valid UTF-8 and a single JSON value per body (the schema sees parsed
-//     data, never bytes; covered by the decoder's own tests).
+//     data, never bytes; covered by the decoder's own tests);
+//   - a stringValue's limit in UTF-8 bytes (the schema's maxLength counts
+//     code points, so it is only an upper bound there).
 //
-// Lengths agree: the library counts code points, as the decoder does
+// Other lengths agree: the library counts code points, as the decoder does
 // (checked below with multi-byte strings at the limits).
 const decoderOnlyPrefix = "decoder-only-"
 
@@ -66,7 +68,8 @@ func corpus(t *testing.T) []corpusCase {
 		return []byte(`{"caseId":"c1","fields":` + fields + `}`)
 	}
 	return append(cases,
-		corpusCase{"gen/string-4100-code-points", msg(`{"summary":"` + long(4100) + `"}`), true},
+		corpusCase{"gen/string-2050-code-points-4100-bytes", msg(`{"summary":"` + long(2050) + `"}`), true},
+		corpusCase{"gen/" + decoderOnlyPrefix + "string-4100-code-points-8200-bytes", msg(`{"summary":"` + long(4100) + `"}`), false},
 		corpusCase{"gen/string-4101-code-points", msg(`{"summary":"` + long(4101) + `"}`), false},
 		corpusCase{"gen/id-500-code-points", msg(`[{"id":"` + long(500) + `","value":{"booleanValue":true}}]`), true},
 		corpusCase{"gen/id-501-code-points", msg(`[{"id":"` + long(501) + `","value":{"booleanValue":true}}]`), false},

@@ -163,7 +163,7 @@ func (v *Value) rule() *RejectionError {
 	}
 	switch {
 	case v.String != nil:
-		if rule := orRule(lengthRule(*v.String, 0, MaxStringValueLength), controlRule(*v.String, true)); rule != "" {
+		if rule := orRule(byteLengthRule(*v.String, MaxStringValueLength), controlRule(*v.String, true)); rule != "" {
 			return reject(".stringValue", "%s", rule)
 		}
 	case v.Double != nil:
@@ -227,6 +227,15 @@ func controlRule(s string, text bool) string {
 		return fmt.Sprintf("control character U+%04X at character %d is not allowed", c, utf8.RuneCountInString(s[:i])+1)
 	}
 	return ""
+}
+
+// byteLengthRule returns "" when s has at most hi bytes of UTF-8; see
+// MaxStringValueLength for why bytes.
+func byteLengthRule(s string, hi int) string {
+	if len(s) <= hi {
+		return ""
+	}
+	return fmt.Sprintf("length %d bytes in UTF-8, at most %d bytes", len(s), hi)
 }
 
 // lengthRule returns "" when s has lo to hi code points (the service counts

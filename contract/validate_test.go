@@ -52,8 +52,10 @@ func TestValidate(t *testing.T) {
 		{"no member", func(m *contract.Message) { m.Fields[0].Value = contract.Value{} }, "fields[0].value: union has no member (set one of stringValue, doubleValue, booleanValue, emptyValue, userArnValue)"},
 		{"NaN", func(m *contract.Message) { m.Fields[0].Value = contract.DoubleValue(math.NaN()) }, "fields[0].value.doubleValue: must be a finite number"},
 		{"+Inf", func(m *contract.Message) { m.Fields[0].Value = contract.DoubleValue(math.Inf(1)) }, "fields[0].value.doubleValue: must be a finite number"},
-		{"4100 code points", func(m *contract.Message) { m.Fields[0].Value = contract.StringValue(strings.Repeat("日", 4100)) }, ""},
-		{"4101 code points", func(m *contract.Message) { m.Fields[0].Value = contract.StringValue(strings.Repeat("a", 4101)) }, "fields[0].value.stringValue: length 4101, at most 4100 characters"},
+		// stringValue counts UTF-8 bytes, the stricter reading the simulator shares.
+		{"4100 bytes", func(m *contract.Message) { m.Fields[0].Value = contract.StringValue(strings.Repeat("a", 4097) + "日") }, ""},
+		{"4101 bytes", func(m *contract.Message) { m.Fields[0].Value = contract.StringValue(strings.Repeat("a", 4101)) }, "fields[0].value.stringValue: length 4101 bytes in UTF-8, at most 4100 bytes"},
+		{"1367 code points, 4101 bytes", func(m *contract.Message) { m.Fields[0].Value = contract.StringValue(strings.Repeat("日", 1367)) }, "fields[0].value.stringValue: length 4101 bytes in UTF-8, at most 4100 bytes"},
 		{"performedBy both", func(m *contract.Message) { m.PerformedBy = &contract.PerformedBy{UserArn: "u", CustomEntity: "c"} }, "performedBy: union has both userArn and customEntity"},
 		{"performedBy neither", func(m *contract.Message) { m.PerformedBy = &contract.PerformedBy{} }, "performedBy: union has no member (set userArn or customEntity, or leave performedBy out)"},
 		{"customEntity pattern", func(m *contract.Message) { m.PerformedBy = &contract.PerformedBy{CustomEntity: "a+b"} }, `performedBy.customEntity: must match ^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\-\.@:/]$`},

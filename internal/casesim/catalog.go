@@ -67,9 +67,10 @@ func validFieldType(t types.FieldType) bool {
 
 func (s *Server) createField(r *http.Request, body []byte) ([]byte, *apiError) {
 	var in struct {
-		Name        *string `json:"name"`
-		Type        string  `json:"type"`
-		Description *string `json:"description"`
+		Name        *string         `json:"name"`
+		Type        string          `json:"type"`
+		Description *string         `json:"description"`
+		Attributes  *wireAttributes `json:"attributes"`
 	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
@@ -84,6 +85,9 @@ func (s *Server) createField(r *http.Request, body []byte) ([]byte, *apiError) {
 		if e := checkLen("description", *in.Description, 0, maxDescriptionLen); e != nil {
 			return nil, e
 		}
+	}
+	if e := in.Attributes.check(types.FieldType(in.Type)); e != nil {
+		return nil, e
 	}
 	d, e := s.pathDomain(r)
 	if e != nil {
@@ -102,6 +106,7 @@ func (s *Server) createField(r *http.Request, body []byte) ([]byte, *apiError) {
 	if in.Description != nil {
 		f.description = *in.Description
 	}
+	f.attributes = in.Attributes
 	f.arn = s.arn(d.id, "field", f.id)
 	d.addField(f)
 	return marshal(map[string]string{"fieldId": f.id, "fieldArn": f.arn})
@@ -134,15 +139,16 @@ func page(r *http.Request, total int) (start, end int, next *string, e *apiError
 }
 
 type fieldSummary struct {
-	FieldArn  string `json:"fieldArn"`
-	FieldID   string `json:"fieldId"`
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	Type      string `json:"type"`
+	FieldArn   string          `json:"fieldArn"`
+	FieldID    string          `json:"fieldId"`
+	Name       string          `json:"name"`
+	Namespace  string          `json:"namespace"`
+	Type       string          `json:"type"`
+	Attributes *wireAttributes `json:"attributes,omitempty"`
 }
 
 func (f *field) summary() fieldSummary {
-	return fieldSummary{FieldArn: f.arn, FieldID: f.id, Name: f.name, Namespace: string(f.namespace), Type: string(f.typ)}
+	return fieldSummary{FieldArn: f.arn, FieldID: f.id, Name: f.name, Namespace: string(f.namespace), Type: string(f.typ), Attributes: f.attributes}
 }
 
 func (s *Server) listFields(r *http.Request, _ []byte) ([]byte, *apiError) {

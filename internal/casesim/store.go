@@ -17,8 +17,8 @@ import (
 const (
 	maxIDLen          = 500
 	maxFieldValues    = 220
-	maxStringValue    = 4100
-	maxSummaryValue   = 3000 // the system summary field
+	maxStringValue    = 4100 // UTF-8 bytes (the stricter reading of "characters")
+	maxSummaryValue   = 3000 // the system summary field, UTF-8 bytes likewise
 	maxNameLen        = 100
 	maxDescriptionLen = 255
 	maxBatchGetFields = 50
@@ -40,6 +40,7 @@ type field struct {
 	active                     map[string]bool // active option values; empty = any value
 	deleted                    bool
 	created, modified          time.Time
+	attributes                 *wireAttributes // as created; nil when none were given
 }
 
 func (f *field) setOptions(opts []option) {
@@ -126,10 +127,12 @@ func checkFieldShapes(fields []wireFieldValue) *apiError {
 		if _, n := fv.Value.member(); n != 1 {
 			return validationf("fields[%d].value: union must set exactly one member, got %d", i, n)
 		}
-		if s := fv.Value.StringValue; s != nil {
-			if n := utf8.RuneCountInString(*s); n > maxStringValue {
-				return validationf("fields[%d].value.stringValue: length %d exceeds the maximum of %d", i, n, maxStringValue)
-			}
+		// Text limits count UTF-8 bytes: the model says 4100 characters and
+		// that multi-byte text lowers the limit without saying how, so the
+		// simulator takes the strictest reading (contract.MaxStringValueLength
+		// takes the same one).
+		if s := fv.Value.StringValue; s != nil && len(*s) > maxStringValue {
+			return validationf("fields[%d].value.stringValue: %d bytes in UTF-8 exceed the maximum of %d", i, len(*s), maxStringValue)
 		}
 		if d := fv.Value.DoubleValue; d != nil && (math.IsNaN(float64(*d)) || math.IsInf(float64(*d), 0)) {
 			return validationf("fields[%d].value.doubleValue: must be a finite number", i)
@@ -243,8 +246,8 @@ func checkString(i int, f *field, s string) *apiError {
 			return validationf("fields[%d].value.stringValue: field %q has type DateTime and takes an ISO-8601 timestamp", i, f.id)
 		}
 	}
-	if f.id == "summary" && utf8.RuneCountInString(s) > maxSummaryValue {
-		return validationf("fields[%d].value.stringValue: field summary takes at most %d characters", i, maxSummaryValue)
+	if f.id == "summary" && len(s) > maxSummaryValue {
+		return validationf("fields[%d].value.stringValue: field summary takes at most %d bytes in UTF-8, not %d", i, maxSummaryValue, len(s))
 	}
 	return nil
 }

@@ -190,3 +190,32 @@ func userFromSDK(v types.UserUnion) *wireUser {
 type wireFieldID struct {
 	ID *string `json:"id"`
 }
+
+// wireAttributes is the FieldAttributes union; its one member today is
+// text (TextAttributes, isMultiline required, since 2026-02). It is stored
+// as given and returned by ListFields and BatchGetField.
+type wireAttributes struct {
+	Text *struct {
+		IsMultiline *bool `json:"isMultiline"`
+	} `json:"text,omitempty"`
+}
+
+// check validates the union for a field of type t. Text attributes on a
+// field of another type are refused: the model does not say, and the
+// stricter reading keeps a caller from relying on an attribute the service
+// may ignore or refuse.
+func (a *wireAttributes) check(t types.FieldType) *apiError {
+	if a == nil {
+		return nil
+	}
+	if a.Text == nil {
+		return validationf("attributes: union must set exactly one member (text)")
+	}
+	if a.Text.IsMultiline == nil {
+		return validationf("attributes.text.isMultiline: required")
+	}
+	if t != types.FieldTypeText {
+		return validationf("attributes.text: only Text fields take text attributes, not %s", t)
+	}
+	return nil
+}
