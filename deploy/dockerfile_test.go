@@ -3,6 +3,10 @@ package deploy
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -102,4 +106,78 @@ func TestDockerfile(t *testing.T) {
 	if len(df.labels) == 0 {
 		t.Error("no OCI labels")
 	}
+}
+
+// TestDockerignore: the build context leaves out .git, local build output
+// and secrets, docs and tests, and nothing the worker's build reads (go.mod,
+// go.sum, the Go and embedded files of every package of the module that
+// cmd/worker imports).
+func TestDockerignore(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatalf("no .dockerignore: .git and local files would enter the build context: %v", err)
+	}
+	var patterns []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, l)
+		}
+	}
+	for _, must := range []string{".git", ".bin", ".env", "**/*_test.go"} {
+		if !slices.Contains(patterns, must) {
+			t.Errorf(".dockerignore lacks %s", must)
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		`{{if .Module}}{{if eq .Module.Path "github.com/casebridge/casebridge"}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}`,
+		"../cmd/worker").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needed := []string{"go.mod", "go.sum", "cmd/worker/main.go"}
+	for _, f := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		needed = append(needed, filepath.ToSlash(rel))
+	}
+	for _, f := range needed {
+		if p := dockerIgnored(patterns, f); p != "" {
+			t.Errorf(".dockerignore pattern %q excludes %s, which the worker's build needs", p, f)
+		}
+	}
+	for _, f := range []string{".git/HEAD", "docs/deployment.md", "internal/worker/worker_test.go", ".env"} {
+		if dockerIgnored(patterns, f) == "" {
+			t.Errorf(".dockerignore lets %s into the build context", f)
+		}
+	}
+}
+
+// dockerIgnored returns the pattern that excludes path (or one of its
+// directories), in the subset of .dockerignore syntax the file uses: Go
+// path.Match globs, and a leading **/ for any depth. No ! exceptions.
+func dockerIgnored(patterns []string, p string) string {
+	parts := strings.Split(p, "/")
+	for _, pat := range patterns {
+		for i := 1; i <= len(parts); i++ {
+			prefix := strings.Join(parts[:i], "/")
+			if ok, _ := path.Match(pat, prefix); ok {
+				return pat
+			}
+			if rest, any := strings.CutPrefix(pat, "**/"); any {
+				for j := 0; j < i; j++ {
+					if ok, _ := path.Match(rest, strings.Join(parts[j:i], "/")); ok {
+						return pat
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
