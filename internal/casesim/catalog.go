@@ -44,6 +44,7 @@ func (s *Server) createDomain(r *http.Request, body []byte) ([]byte, *apiError) 
 	}
 	id := s.newID()
 	d := newDomain(id, *in.Name, s.arn(id), time.Now())
+	s.addSystemFields(d, d.created)
 	s.domains[id] = d
 	return marshal(map[string]string{"domainArn": d.arn, "domainId": d.id, "domainStatus": string(types.DomainStatusActive)})
 }

@@ -187,6 +187,7 @@ func (s *Server) updateCase(r *http.Request, body []byte) ([]byte, *apiError) {
 	// Applied and logged under the case lock: the update is atomic and the
 	// log's order per case is the order of application.
 	c.apply(vals)
+	d.stamp(c, time.Now(), false)
 	s.record(AppliedUpdate{DomainID: d.id, CaseID: c.id, Fields: vals, PerformedBy: in.PerformedBy.toSDK(), At: time.Now()})
 	return emptyObject, nil
 }
@@ -300,9 +301,15 @@ func (s *Server) createCase(r *http.Request, body []byte) ([]byte, *apiError) {
 			return nil, validationf("fields: field %q is required by template %q", id, tmpl.name)
 		}
 	}
+	for _, id := range requiredOnCreate {
+		if d.isSystem(id) && !hasValue(vals, id) {
+			return nil, validationf("fields: system field %q is required", id)
+		}
+	}
 	c := &caseRec{id: s.newID(), templateID: tmpl.id, values: map[string]types.FieldValueUnion{}}
 	c.arn = s.arn(d.id, "case", c.id)
 	c.apply(vals)
+	d.stamp(c, time.Now(), true)
 	d.cases[c.id] = c
 	if in.ClientToken != nil && *in.ClientToken != "" {
 		d.clientTokens[*in.ClientToken] = c.id

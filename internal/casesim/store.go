@@ -41,6 +41,7 @@ type field struct {
 	deleted                    bool
 	created, modified          time.Time
 	attributes                 *wireAttributes // as created; nil when none were given
+	readOnly                   bool            // a system field only the service sets
 }
 
 func (f *field) setOptions(opts []option) {
@@ -217,6 +218,9 @@ func (d *domain) checkFieldValues(fields []wireFieldValue, has func(string) bool
 		}
 		if f.deleted && (has == nil || !has(id)) {
 			return nil, validationf("fields[%d].id: field %q is deleted and the case has no value for it", i, id)
+		}
+		if f.readOnly {
+			return nil, validationf("fields[%d].id: system field %q is set by the service and cannot be written", i, id)
 		}
 		member, _ := u.member()
 		if member == "emptyValue" {
