@@ -3,6 +3,7 @@ package casesim
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 
@@ -18,6 +19,11 @@ func checkName(path, name string) *apiError {
 	}
 	if last := []rune(name); unicode.IsSpace(last[len(last)-1]) {
 		return validationf("%s: must not end with white space", path)
+	}
+	// The model's pattern is .*[\S]; in its (Java) regex dialect '.' does
+	// not match line terminators, so a name with a line break fails it.
+	if strings.ContainsAny(name, "\n\r\u0085\u2028\u2029") {
+		return validationf("%s: must not contain line breaks (pattern .*[\\S])", path)
 	}
 	return nil
 }
@@ -276,6 +282,9 @@ func (s *Server) batchPutFieldOptions(r *http.Request, body []byte) ([]byte, *ap
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if f.deleted {
+		return nil, validationf("field %q is deleted", f.id)
+	}
 	if f.typ != types.FieldTypeSingleSelect {
 		return nil, validationf("field %q has type %s; only SingleSelect fields have options", f.id, f.typ)
 	}
@@ -305,6 +314,9 @@ func (s *Server) listFieldOptions(r *http.Request, _ []byte) ([]byte, *apiError)
 		return nil, e
 	}
 	want := r.URL.Query()["values"]
+	if len(want) > 1 {
+		return nil, validationf("values: %d entries exceed the maximum of 1", len(want))
+	}
 	d.mu.RLock()
 	opts := make([]option, 0, len(f.options))
 	for _, o := range f.options {

@@ -1,6 +1,7 @@
 package casesim
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -281,8 +282,14 @@ func (s *Server) createCase(r *http.Request, body []byte) ([]byte, *apiError) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if in.ClientToken != nil && *in.ClientToken != "" {
-		if id, ok := d.clientTokens[*in.ClientToken]; ok {
-			return marshal(map[string]string{"caseId": id, "caseArn": d.cases[id].arn})
+		if use, ok := d.clientTokens[*in.ClientToken]; ok {
+			// A retry of the same request gets the same case; the same token
+			// on a different request is the caller's bug, not a retry, and
+			// silently answering with the first case would hide it.
+			if use.digest != sha256.Sum256(body) {
+				return nil, conflictf("clientToken %q was already used with a different request", *in.ClientToken)
+			}
+			return marshal(map[string]string{"caseId": use.caseID, "caseArn": d.cases[use.caseID].arn})
 		}
 	}
 	tmpl := d.templates[*in.TemplateID]
@@ -312,9 +319,17 @@ func (s *Server) createCase(r *http.Request, body []byte) ([]byte, *apiError) {
 	d.stamp(c, time.Now(), true)
 	d.cases[c.id] = c
 	if in.ClientToken != nil && *in.ClientToken != "" {
-		d.clientTokens[*in.ClientToken] = c.id
+		d.clientTokens[*in.ClientToken] = tokenUse{caseID: c.id, digest: sha256.Sum256(body)}
 	}
 	return marshal(map[string]string{"caseId": c.id, "caseArn": c.arn})
+}
+
+// tokenUse is what a CreateCase clientToken was first used for: the case,
+// and a digest of the request body (which the SDK serializes the same way
+// on every retry).
+type tokenUse struct {
+	caseID string
+	digest [sha256.Size]byte
 }
 
 func hasValue(vals []types.FieldValue, id string) bool {

@@ -81,7 +81,7 @@ type domain struct {
 	templates    map[string]*template
 	tmplByName   map[string]string
 	cases        map[string]*caseRec
-	clientTokens map[string]string // CreateCase idempotency
+	clientTokens map[string]tokenUse // CreateCase idempotency
 }
 
 func newDomain(id, name, arn string, now time.Time) *domain {
@@ -89,7 +89,7 @@ func newDomain(id, name, arn string, now time.Time) *domain {
 		id: id, name: name, arn: arn, created: now,
 		fields: map[string]*field{}, fieldByName: map[string]string{},
 		templates: map[string]*template{}, tmplByName: map[string]string{},
-		cases: map[string]*caseRec{}, clientTokens: map[string]string{},
+		cases: map[string]*caseRec{}, clientTokens: map[string]tokenUse{},
 	}
 }
 
