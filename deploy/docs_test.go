@@ -145,3 +145,72 @@ func TestMetricMath(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentDocsCarryEveryStep: docs/deployment.md (and the smoke test
+// in docs/operations.md it links to) carry every step a first deployment
+// needs, and name every parameter of both templates.
+func TestDeploymentDocsCarryEveryStep(t *testing.T) {
+	t.Parallel()
+	read := func(p string) string {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	dep, ops := read("../docs/deployment.md"), read("../docs/operations.md")
+	steps := map[string]string{
+		"the Cases domain id":                      "aws connectcases list-domains",
+		"the Connect instance id":                  "aws connect list-instances",
+		"creating the ECR repository":              "aws ecr create-repository",
+		"the SQS endpoint":                         "com.amazonaws.REGION.sqs`",
+		"the Connect Cases endpoint":               "com.amazonaws.REGION.cases`",
+		"the Logs endpoint":                        "com.amazonaws.REGION.logs`",
+		"the ECR api endpoint":                     "com.amazonaws.REGION.ecr.api`",
+		"the ECR dkr endpoint":                     "com.amazonaws.REGION.ecr.dkr`",
+		"the S3 gateway for image layers":          "com.amazonaws.REGION.s3` | **gateway**",
+		"the CloudWatch endpoint":                  "com.amazonaws.REGION.monitoring`",
+		"the KMS key policy":                       `"kms:ViaService": "sqs.REGION.amazonaws.com"`,
+		"the autoscaling service-linked role":      "--aws-service-name ecs.application-autoscaling.amazonaws.com",
+		"no inbound rule for the task":             "needs no inbound rule",
+		"the smoke test link":                      "(operations.md#smoke-test-after-deploying)",
+		"the SAM log group output":                 "`FunctionLogGroupName`",
+		"publisher access (policy)":                "PublisherPolicyArn",
+		"publisher access (KMS)":                   "`kms:GenerateDataKey` and `kms:Decrypt` on the key",
+		"retained queues":                          "## Deleting the stack",
+		"the user-ARN setting":                     "CASEBRIDGE_PERFORMED_BY_USER_ARN=forbid",
+		"cfn-lint in the test command":             "cfn-lint -c I -- template.yaml deploy/ecs.yaml",
+		"the DLQ redrive destination (link)":       "--destination-arn",
+		"the new alarms":                           "`RunningTasksAlarm`",
+		"OK notifications":                         "`OKActions`",
+		"Fargate pairs":                            "`TaskSize`",
+		"FIFO leaves out the batching window":      "left out of the event source when `FifoQueue=true`",
+		"min tasks not above max tasks":            "must not exceed `MaxTasks`",
+		"cross-account publishers in queue policy": "`PublisherPrincipalArns`",
+	}
+	for what, want := range steps {
+		if !strings.Contains(dep, want) {
+			t.Errorf("docs/deployment.md lacks %s (%q)", what, want)
+		}
+	}
+	for what, want := range map[string]string{
+		"the smoke test section":         "### Smoke test after deploying",
+		"the redrive with a destination": "--destination-arn \"$QUEUE_ARN\"",
+		"the DLQ arrivals alarm":         "`DeadLetterQueueArrivalsAlarm`",
+		"the DLQ age alarm":              "`DeadLetterQueueAgeAlarm`",
+		"the Lambda errors alarm":        "`FunctionErrorsAlarm`",
+		"the Lambda throttles alarm":     "`FunctionThrottlesAlarm`",
+		"the running tasks alarm":        "`RunningTasksAlarm`",
+	} {
+		if !strings.Contains(ops, want) {
+			t.Errorf("docs/operations.md lacks %s (%q)", what, want)
+		}
+	}
+	for _, path := range []string{samPath, ecsPath} {
+		for name := range declared(t, path) {
+			if !strings.Contains(dep, "`"+name+"`") {
+				t.Errorf("docs/deployment.md never names %s's parameter %s", path, name)
+			}
+		}
+	}
+}
