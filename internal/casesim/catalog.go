@@ -258,92 +258,6 @@ func (s *Server) deleteField(r *http.Request, _ []byte) ([]byte, *apiError) {
 	return emptyObject, nil
 }
 
-func (s *Server) batchPutFieldOptions(r *http.Request, body []byte) ([]byte, *apiError) {
-	var in struct {
-		Options []option `json:"options"`
-	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	if len(in.Options) > 50 {
-		return nil, validationf("options: %d entries exceed the maximum of 50", len(in.Options))
-	}
-	for i, o := range in.Options {
-		if e := checkLen("options["+strconv.Itoa(i)+"].value", o.Value, 1, 100); e != nil {
-			return nil, e
-		}
-		if e := checkLen("options["+strconv.Itoa(i)+"].name", o.Name, 1, 100); e != nil {
-			return nil, e
-		}
-	}
-	d, f, e := s.pathField(r)
-	if e != nil {
-		return nil, e
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if f.deleted {
-		return nil, validationf("field %q is deleted", f.id)
-	}
-	if f.typ != types.FieldTypeSingleSelect {
-		return nil, validationf("field %q has type %s; only SingleSelect fields have options", f.id, f.typ)
-	}
-	opts := append([]option(nil), f.options...)
-	for _, o := range in.Options {
-		replaced := false
-		for i := range opts {
-			if opts[i].Value == o.Value {
-				opts[i], replaced = o, true
-			}
-		}
-		if !replaced {
-			opts = append(opts, o)
-		}
-	}
-	if e := s.checkOptionLimit(f, len(opts)); e != nil {
-		return nil, e
-	}
-	f.setOptions(opts)
-	f.modified = time.Now()
-	return []byte(`{"errors":[]}`), nil
-}
-
-func (s *Server) listFieldOptions(r *http.Request, _ []byte) ([]byte, *apiError) {
-	d, f, e := s.pathField(r)
-	if e != nil {
-		return nil, e
-	}
-	want := r.URL.Query()["values"]
-	if len(want) > 1 {
-		return nil, validationf("values: %d entries exceed the maximum of 1", len(want))
-	}
-	d.mu.RLock()
-	opts := make([]option, 0, len(f.options))
-	for _, o := range f.options {
-		if len(want) == 0 || contains(want, o.Value) {
-			opts = append(opts, o)
-		}
-	}
-	d.mu.RUnlock()
-	start, end, next, e := page(r, len(opts))
-	if e != nil {
-		return nil, e
-	}
-	return marshal(struct {
-		Options   []option `json:"options"`
-		NextToken *string  `json:"nextToken,omitempty"`
-	}{opts[start:end], next})
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) createTemplate(r *http.Request, body []byte) ([]byte, *apiError) {
 	var in struct {
 		Name           *string `json:"name"`
@@ -358,6 +272,14 @@ func (s *Server) createTemplate(r *http.Request, body []byte) ([]byte, *apiError
 	}
 	if e := requireName("name", in.Name); e != nil {
 		return nil, e
+	}
+	if in.Description != nil {
+		if e := checkLen("description", *in.Description, 0, maxDescriptionLen); e != nil {
+			return nil, e
+		}
+	}
+	if len(in.RequiredFields) > maxRequiredFields {
+		return nil, validationf("requiredFields: %d entries exceed the maximum of %d", len(in.RequiredFields), maxRequiredFields)
 	}
 	status := types.TemplateStatus(in.Status)
 	switch status {
@@ -383,6 +305,10 @@ func (s *Server) createTemplate(r *http.Request, body []byte) ([]byte, *apiError
 	for i, rf := range in.RequiredFields {
 		if rf.FieldID == nil || d.fields[*rf.FieldID] == nil || d.fields[*rf.FieldID].deleted {
 			return nil, validationf("requiredFields[%d].fieldId: no such field in domain %s", i, d.id)
+		}
+		// The service refuses the same field twice in one template.
+		if t.required[*rf.FieldID] {
+			return nil, validationf("requiredFields[%d].fieldId: field %s is listed twice", i, *rf.FieldID)
 		}
 		t.required[*rf.FieldID] = true
 	}

@@ -22,6 +22,7 @@ const (
 	maxNameLen        = 100
 	maxDescriptionLen = 255
 	maxBatchGetFields = 50
+	maxRequiredFields = 100 // a template's requiredFields
 )
 
 var customEntityPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\.@:/ ]*[a-zA-Z0-9_\-\.@:/]$`)
