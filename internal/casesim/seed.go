@@ -171,6 +171,9 @@ func (s *Server) buildDomain(sd SeedDomain) (*domain, error) {
 		}
 		d.cases[c.id] = c
 	}
+	// After the cases: a seed describes cases that exist, so it may hold
+	// values the API would not let a caller write.
+	markReadOnly(d)
 	return d, nil
 }
 

@@ -83,3 +83,14 @@ func (d *domain) stamp(c *caseRec, now time.Time, created bool) {
 		c.values["last_updated_datetime"] = ts
 	}
 }
+
+// markReadOnly makes a seeded domain's System fields named like the
+// service's read-only system fields read-only, as in a domain made by
+// CreateDomain.
+func markReadOnly(d *domain) {
+	for _, sf := range systemFields {
+		if f := d.fields[sf.name]; sf.readOnly && f != nil && f.namespace == types.FieldNamespaceSystem {
+			f.readOnly = true
+		}
+	}
+}

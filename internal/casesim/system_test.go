@@ -3,10 +3,13 @@ package casesim_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
@@ -102,5 +105,29 @@ func TestSystemFields(t *testing.T) {
 	after := get()
 	if after["status"] != "closed" || !(after["last_updated_datetime"] > before["last_updated_datetime"]) || after["created_datetime"] != before["created_datetime"] {
 		t.Errorf("after UpdateCase: %v (before %v); want last_updated_datetime moved, created_datetime kept", after, before)
+	}
+}
+
+// TestSeededSystemFields: a seed may declare system fields and give cases
+// values for the read-only ones; through the API they stay read-only.
+func TestSeededSystemFields(t *testing.T) {
+	sim := casesim.New(casesim.Options{})
+	err := sim.LoadSeed(strings.NewReader(`{"domains":[{"id":"d1","name":"seeded","fields":[
+		{"name":"title","type":"Text","namespace":"System"},
+		{"name":"created_datetime","type":"DateTime","namespace":"System"}],
+		"templates":[{"id":"t","name":"t"}],
+		"cases":[{"id":"c1","templateId":"t","fields":{"title":"x","created_datetime":"2026-01-01T00:00:00Z"}}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), RetryMaxAttempts: 1},
+		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	_, err = client.UpdateCase(context.Background(), &connectcases.UpdateCaseInput{DomainId: aws.String("d1"), CaseId: aws.String("c1"),
+		Fields: []types.FieldValue{fv("created_datetime", str("2026-02-01T00:00:00Z"))}})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Errorf("UpdateCase writing a seeded read-only system field: %v, want ValidationException", err)
 	}
 }
