@@ -63,6 +63,8 @@ const (
 	// times where it began was still finding the quota: the curve after it
 	// probes again after MinProbe rather than K.
 	findRatio = 1.1
+	// firstProbe bounds how long the first plateau after the climb is held.
+	firstProbe = 5 * time.Second
 
 	// shortCycle and shortCalls: a throttle that comes sooner than K (in
 	// tau) and sooner than shortCalls·ProbeCalls successes after a regular
@@ -235,7 +237,10 @@ func (l *Limiter) leaveClimbLocked(r, got float64) {
 	// If the last second granted clearly more than where the climb began,
 	// the quota may be higher still: probe again soon. Otherwise the climb
 	// only found again what the slow start had, and W is the quota.
-	k := l.probeTime(w)
+	// The first plateau is a guess from one second's count: probe it again
+	// within firstProbe, not after a whole K (at R = 5 burst 1 that guess can
+	// sit a quarter under R, and K is 16 s there).
+	k := min(l.probeTime(w), firstProbe)
 	if got > findRatio*l.climbFrom {
 		k = l.cfg.MinProbe
 	}
