@@ -247,9 +247,10 @@ func (c *Catalog) load(ctx context.Context, domainID string) (*Domain, error) {
 			}
 			f.Options = opts
 		}
-		// Deleted fields stay known by id (the service still takes values for
-		// cases that have one) but no longer answer to their name, which a
-		// new field may have taken.
+		// ListFields omits deleted fields (the service and the simulator), so
+		// a deleted field is unknown after the next load. One deleted between
+		// ListFields and BatchGetField comes back marked deleted: it must not
+		// answer to its name, which a new field may have taken.
 		if !f.Deleted {
 			d.byName[f.Name] = f
 		}
