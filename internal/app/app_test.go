@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
-	"github.com/casebridge/casebridge/contract"
 	"strings"
 	"testing"
+
+	"github.com/casebridge/casebridge/contract"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
@@ -57,5 +58,38 @@ func TestBadPerformedByPolicyFailsStartup(t *testing.T) {
 		Cases: testbed.NewCasesClient("http://127.0.0.1:1")}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "CASEBRIDGE_PERFORMED_BY") {
 		t.Errorf("err = %v, want one naming CASEBRIDGE_PERFORMED_BY_*", err)
+	}
+}
+
+// TestUserArnPolicyAgainstAServiceThatDenies: where the deployment cannot call
+// connect:DescribeUser, the service answers a userArn with 403. With
+// CASEBRIDGE_PERFORMED_BY_USER_ARN=forbid such a message is dead-lettered as
+// forbidden without an API call; with allow, it meets the 403 and goes back to
+// the queue as forbidden (a deployment problem, never the DLQ by itself).
+func TestUserArnPolicyAgainstAServiceThatDenies(t *testing.T) {
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "dlq"}}})
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{DenyUserArn: true})
+	cl := clients.Clients{SQS: testbed.NewSQSClient(g.Endpoint),
+		Cases: testbed.NewCasesClient(simURL, func(o *connectcases.Options) { o.Retryer = aws.NopRetryer{} })}
+	msg := consumer.Message{ID: "m1", ReceiveCount: 1, Body: `{"caseId":"7a1d6c3e-0000-4000-8000-000000000001","fields":{"priority":1},` +
+		`"performedBy":{"userArn":"arn:aws:connect:us-east-1:123456789012:instance/i-1/agent/a-1"}}`}
+	for _, tc := range []struct {
+		allow     bool
+		wantKind  consumer.Kind
+		wantCalls int
+	}{{false, consumer.DeadLettered, 0}, {true, consumer.RetryLater, 1}} {
+		sim.ResetStats()
+		cfg := config.Defaults()
+		cfg.DLQURL, cfg.DomainID, cfg.PerformedByUserArn = g.QueueURLT(t, "dlq"), "3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01", tc.allow
+		parts, err := Build(context.Background(), cfg, cl, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := parts.Core.Handle(context.Background(), msg)
+		calls := sim.Stats()["UpdateCase"]
+		if out.Kind != tc.wantKind || out.Reason != contract.ReasonForbidden || calls[403] != tc.wantCalls {
+			t.Errorf("userArn allowed=%v: outcome %v/%s (%v), UpdateCase %v; want %v/forbidden after %d denied calls",
+				tc.allow, out.Kind, out.Reason, out.Err, calls, tc.wantKind, tc.wantCalls)
+		}
 	}
 }
