@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/internal/testkit/handlers"
+
 	"github.com/casebridge/casebridge/contract"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -161,7 +163,7 @@ func TestStandardRecordsRunConcurrently(t *testing.T) {
 
 func TestBudgetEndsBeforeDeadline(t *testing.T) {
 	var got time.Time
-	core := handlerFunc(func(ctx context.Context, m consumer.Message) consumer.Outcome {
+	core := handlers.Func(func(ctx context.Context, m consumer.Message) consumer.Outcome {
 		got, _ = ctx.Deadline()
 		return consumer.Outcome{Kind: consumer.Done}
 	})
@@ -172,20 +174,6 @@ func TestBudgetEndsBeforeDeadline(t *testing.T) {
 	if margin := dl.Sub(got); margin < 200*time.Millisecond || margin > 3*time.Second {
 		t.Errorf("records got a deadline %v before the invocation's, want 200ms..3s", margin)
 	}
-}
-
-type handlerFunc func(context.Context, consumer.Message) consumer.Outcome
-
-func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
-	return f(ctx, m)
-}
-
-func (f handlerFunc) HandleGroup(ctx context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
-	outs := make([]consumer.Outcome, len(msgs))
-	for i, m := range msgs {
-		outs[i] = f(ctx, m)
-	}
-	return outs
 }
 
 func TestEMFLine(t *testing.T) {

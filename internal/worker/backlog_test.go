@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/testkit/handlers"
+
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/casebridge/casebridge/internal/consumer"
 )
 
 // backlogSQS answers GetQueueAttributes with a queue depth and retention.
@@ -33,7 +34,7 @@ func TestBacklogCheckWarnsBeforeMessagesExpire(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	sqsAPI := &backlogSQS{depth: 1000, retentionSecs: 3600}
 	m := NewMetrics(nil)
-	w, err := New(Options{SQS: sqsAPI, QueueURL: "q", Handler: nopHandler{}, Logger: zap.New(core), Metrics: m})
+	w, err := New(Options{SQS: sqsAPI, QueueURL: "q", Handler: handlers.Func(func(context.Context, consumer.Message) consumer.Outcome { return consumer.Outcome{Kind: consumer.Done} }), Logger: zap.New(core), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,15 +60,4 @@ func TestBacklogCheckWarnsBeforeMessagesExpire(t *testing.T) {
 	if logs.Len() != 1 || !strings.Contains(logs.All()[0].Message, "raise the account's UpdateCase quota") {
 		t.Fatalf("want one warning naming what to do, got %d: %v", logs.Len(), logs.All())
 	}
-}
-
-// nopHandler applies everything; the backlog check never calls it.
-type nopHandler struct{}
-
-func (nopHandler) Handle(context.Context, consumer.Message) consumer.Outcome {
-	return consumer.Outcome{Kind: consumer.Done}
-}
-
-func (nopHandler) HandleGroup(_ context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
-	return make([]consumer.Outcome, len(msgs))
 }

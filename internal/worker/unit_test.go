@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/internal/testkit/handlers"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -139,20 +141,6 @@ func TestHeartbeatRenewsWithoutInflationAndStopsBeforeDelete(t *testing.T) {
 // itself from one the grace cut; TestShutdownGraceCutsStuckWork keeps it true.
 const GraceOverLog = "shutdown grace over"
 
-type handlerFunc func(context.Context, consumer.Message) consumer.Outcome
-
-func (f handlerFunc) Handle(ctx context.Context, m consumer.Message) consumer.Outcome {
-	return f(ctx, m)
-}
-
-func (f handlerFunc) HandleGroup(ctx context.Context, _ *consumer.Group, msgs []consumer.Message) []consumer.Outcome {
-	outs := make([]consumer.Outcome, len(msgs))
-	for i, m := range msgs {
-		outs[i] = f(ctx, m)
-	}
-	return outs
-}
-
 // TestShutdownGraceCutsStuckWork: a handler that never finishes by itself
 // keeps Run draining for the grace, no less, and is then canceled because of
 // it; Run returns, the message is not deleted, and the cut is logged. The
@@ -163,7 +151,7 @@ func TestShutdownGraceCutsStuckWork(t *testing.T) {
 	q := &fifoSQS{pending: []sqstypes.Message{{MessageId: aws.String("m"), ReceiptHandle: aws.String("rh"), Body: aws.String("{}"),
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}}
 	started, cut := make(chan struct{}), make(chan time.Time, 1)
-	h := handlerFunc(func(ctx context.Context, _ consumer.Message) consumer.Outcome {
+	h := handlers.Func(func(ctx context.Context, _ consumer.Message) consumer.Outcome {
 		close(started)
 		<-ctx.Done() // stuck until the worker gives up on it
 		cut <- time.Now()
