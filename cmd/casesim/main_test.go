@@ -37,14 +37,7 @@ func TestRunServesSeed(t *testing.T) {
 		t.Fatalf("ready line = %q", line)
 	}
 
-	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
-		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(url) })
-	in := &connectcases.UpdateCaseInput{
-		DomainId: aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
-		CaseId:   aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
-		Fields:   []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
-	}
+	client, in := closeCaseThree(url)
 	if _, err := client.UpdateCase(ctx, in); err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +79,7 @@ func TestRunQuotas(t *testing.T) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	url := strings.TrimPrefix(strings.TrimSpace(line), "casesim listening on ")
-	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
-		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(url) })
-	in := &connectcases.UpdateCaseInput{
-		DomainId: aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
-		CaseId:   aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
-		Fields:   []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
-	}
+	client, in := closeCaseThree(url)
 	var te *types.ThrottlingException
 	for i := range 3 {
 		_, err := client.UpdateCase(ctx, in)
@@ -172,5 +158,18 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+// closeCaseThree is a Cases client for the simulator at url (no SDK retries)
+// and a request that closes demo case 3.
+func closeCaseThree(url string) (*connectcases.Client, *connectcases.UpdateCaseInput) {
+	client := connectcases.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+		func(o *connectcases.Options) { o.BaseEndpoint = aws.String(url) })
+	return client, &connectcases.UpdateCaseInput{
+		DomainId: aws.String("3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01"),
+		CaseId:   aws.String("7a1d6c3e-0000-4000-8000-000000000003"),
+		Fields:   []types.FieldValue{{Id: aws.String("status"), Value: &types.FieldValueUnionMemberStringValue{Value: "closed"}}},
 	}
 }
