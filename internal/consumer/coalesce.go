@@ -2,11 +2,13 @@ package consumer
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/internal/retry"
 )
@@ -24,26 +26,41 @@ type coalescer struct {
 }
 
 type batch struct {
-	ins  []*connectcases.UpdateCaseInput // in arrival order
-	done chan struct{}
-	cl   retry.Classified
-	ok   bool
+	ins []*connectcases.UpdateCaseInput // in arrival order
+	// links are the members' message spans: the one call's span links them
+	// all, so each message's trace can be found from the call and back.
+	links  []trace.Link
+	leader trace.SpanContext // the leader's message span, named on each member's span
+	done   chan struct{}
+	cl     retry.Classified
+	ok     bool
 }
 
 func newCoalescer() *coalescer { return &coalescer{open: map[string]*batch{}} }
 
 // do makes in's attempt, possibly merged. merged reports whether the call
-// carried other messages' fields too.
-func (co *coalescer) do(ctx context.Context, in *connectcases.UpdateCaseInput,
-	wait func(context.Context) error, call func(context.Context, *connectcases.UpdateCaseInput) retry.Classified,
+// carried other messages' fields too. links are the messages in already
+// carries (a FIFO run); none means just ctx's message.
+func (co *coalescer) do(ctx context.Context, in *connectcases.UpdateCaseInput, links []trace.Link,
+	wait func(context.Context) error, call func(context.Context, *connectcases.UpdateCaseInput, []trace.Link) retry.Classified,
 ) (cl retry.Classified, ok, merged bool) {
 	key := coalesceKey(in)
+	sc := trace.SpanContextFromContext(ctx)
+	if len(links) == 0 && sc.IsValid() {
+		links = []trace.Link{{SpanContext: sc}}
+	}
 	co.mu.Lock()
 	if b := co.open[key]; b != nil {
 		b.ins = append(b.ins, in)
+		b.links = append(b.links, links...)
 		co.mu.Unlock()
 		select {
 		case <-b.done:
+			if span := trace.SpanFromContext(ctx); span.IsRecording() {
+				// The call is in the leader's trace: say where to find it.
+				span.AddEvent("coalesced", trace.WithAttributes(
+					AttrLeaderTraceID.String(b.leader.TraceID().String()), AttrLeaderSpanID.String(b.leader.SpanID().String())))
+			}
 			return b.cl, b.ok, true
 		case <-ctx.Done():
 			// Our fields may still be applied by the leader's call: at-least-once,
@@ -51,7 +68,7 @@ func (co *coalescer) do(ctx context.Context, in *connectcases.UpdateCaseInput,
 			return retry.Classified{Class: retry.ClassCanceled, Err: ctx.Err()}, true, true
 		}
 	}
-	b := &batch{ins: []*connectcases.UpdateCaseInput{in}, done: make(chan struct{})}
+	b := &batch{ins: []*connectcases.UpdateCaseInput{in}, links: slices.Clone(links), leader: sc, done: make(chan struct{})}
 	co.open[key] = b
 	co.mu.Unlock()
 
@@ -59,11 +76,15 @@ func (co *coalescer) do(ctx context.Context, in *connectcases.UpdateCaseInput,
 	co.mu.Lock()
 	delete(co.open, key) // sealed: later arrivals start a new batch
 	ins := b.ins
+	links = b.links
 	co.mu.Unlock()
+	if len(links) == 1 {
+		links = nil // one message: the call is simply its child
+	}
 	if err != nil {
 		b.cl, b.ok = retry.Classified{Class: retry.ClassThrottle, Err: err}, false
 	} else {
-		b.cl, b.ok = call(ctx, mergeInputs(ins)), true
+		b.cl, b.ok = call(ctx, mergeInputs(ins), links), true
 	}
 	close(b.done)
 	return b.cl, b.ok, len(ins) > 1

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // CasesAPI is the one Connect Cases call the core makes.
@@ -34,6 +35,11 @@ type Message struct {
 	ReceiveCount int                                       // ApproximateReceiveCount (0 if unknown)
 	GroupID      string                                    // MessageGroupId on FIFO queues
 	SourceQueue  string                                    // queue URL or ARN, reported on the DLQ
+	// Span is the transport's span for this message (its parent is the
+	// publisher's context), or nil. The core starts its spans (the limiter
+	// wait, each UpdateCase call, the DLQ send) as its children and records the
+	// outcome on it; the transport ends it once it has carried the outcome out.
+	Span trace.Span
 }
 
 // Kind is what the transport must do with the message.

@@ -11,7 +11,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"github.com/aws/smithy-go/middleware"
 	goretry "github.com/sethvargo/go-retry"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/contract"
@@ -39,6 +42,10 @@ type Options struct {
 	// a message that breaks it is dead-lettered as forbidden.
 	PerformedBy PerformedByPolicy
 	Logger      *zap.Logger // nil → no logs
+	// TracerProvider makes the core's spans; nil → the no-op provider (no
+	// spans, no cost). The core only knows the otel API: the transport's
+	// binary decides whether and where spans are exported.
+	TracerProvider trace.TracerProvider
 
 	// Coalesce merges requests for the same domain, case and performedBy that
 	// wait for the limiter at the same time into one UpdateCase call.
@@ -56,8 +63,9 @@ type Options struct {
 
 // Core implements Handler with casebridge's error policy.
 type Core struct {
-	o  Options
-	co *coalescer // nil unless Options.Coalesce
+	o      Options
+	co     *coalescer // nil unless Options.Coalesce
+	tracer trace.Tracer
 }
 
 // New checks opts and fills in defaults.
@@ -84,7 +92,10 @@ func New(opts Options) (*Core, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Core{o: opts}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	c := &Core{o: opts, tracer: opts.TracerProvider.Tracer(tracerName)}
 	if opts.Coalesce {
 		c.co = newCoalescer()
 	}
@@ -96,9 +107,10 @@ func New(opts Options) (*Core, error) {
 // less a margin): in-process retries stop when the next wait would pass it.
 func (c *Core) Handle(ctx context.Context, m Message) Outcome {
 	start := c.o.Now()
-	out := c.handle(ctx, m)
+	out := c.handle(withMessageSpan(ctx, m), m)
 	out.Duration = c.o.Now().Sub(start)
 	c.o.Metrics.ObserveOutcome(out)
+	annotate(m, out)
 	c.log(m, out)
 	return out
 }
@@ -108,7 +120,7 @@ func (c *Core) handle(ctx context.Context, m Message) Outcome {
 	if early != nil {
 		return *early
 	}
-	return c.settle(ctx, m, req, c.apply(ctx, req.in))
+	return c.settle(ctx, m, req, c.apply(ctx, req.in, nil))
 }
 
 // Resolver prepares a mapped request for the call (see Options.Resolver).
@@ -185,13 +197,14 @@ func (c *Core) settle(ctx context.Context, m Message, req request, out Outcome) 
 // apply calls UpdateCase until it succeeds, fails permanently, or the policy says
 // to give the message back to the queue. A waiting message holds only its own
 // goroutine, so it never blocks others.
-func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outcome {
+// links, if any, are the messages a merged request carries (see call).
+func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput, links []trace.Link) Outcome {
 	backoff := retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap)
 	var out Outcome
 	var last retry.Classified // the last call's answer
 	transient := 0
 	for {
-		cl, ok := c.attempt(ctx, in)
+		cl, ok := c.attempt(ctx, in, links)
 		if !ok {
 			// The shared limiter cannot give this message a slot within its budget.
 			if out.Attempts > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -247,40 +260,57 @@ func (c *Core) apply(ctx context.Context, in *connectcases.UpdateCaseInput) Outc
 // attempt makes one UpdateCase attempt for in: alone, or merged with the
 // requests for the same case waiting for the limiter when coalescing is on.
 // ok is false when no limiter slot came within the budget (no call made).
-func (c *Core) attempt(ctx context.Context, in *connectcases.UpdateCaseInput) (cl retry.Classified, ok bool) {
+func (c *Core) attempt(ctx context.Context, in *connectcases.UpdateCaseInput, links []trace.Link) (cl retry.Classified, ok bool) {
 	if c.co == nil {
-		return c.attemptAlone(ctx, in)
+		return c.attemptAlone(ctx, in, links)
 	}
-	cl, ok, merged := c.co.do(ctx, in, c.waitSlot, c.call)
+	cl, ok, merged := c.co.do(ctx, in, links, c.waitSlot, c.call)
 	if ok && merged && cl.Class.Permanent() {
 		// A neighbour's bad field must never dead-letter this message: try it alone.
-		return c.attemptAlone(ctx, in)
+		return c.attemptAlone(ctx, in, nil)
 	}
 	return cl, ok
 }
 
-func (c *Core) attemptAlone(ctx context.Context, in *connectcases.UpdateCaseInput) (retry.Classified, bool) {
+func (c *Core) attemptAlone(ctx context.Context, in *connectcases.UpdateCaseInput, links []trace.Link) (retry.Classified, bool) {
 	if err := c.waitSlot(ctx); err != nil {
 		return retry.Classified{Class: retry.ClassThrottle, Err: err}, false
 	}
-	return c.call(ctx, in), true
+	return c.call(ctx, in, links), true
 }
 
+// waitSlot waits for the shared limiter, in a span of its own: time spent
+// here is the quota's doing, which is the first thing asked of a slow message.
 func (c *Core) waitSlot(ctx context.Context) error {
 	if c.o.Limiter == nil {
 		return nil
 	}
-	return c.o.Limiter.Wait(ctx)
+	ctx, span := c.tracer.Start(ctx, SpanLimiterWait)
+	err := c.o.Limiter.Wait(ctx)
+	endWithError(span, err != nil, "no slot within the budget")
+	return err
 }
 
 // call makes one UpdateCase call and tells the shared limiter and the
 // access-denied circuit how it went (once per call, however many messages it carries).
-func (c *Core) call(ctx context.Context, in *connectcases.UpdateCaseInput) retry.Classified {
+// Its span is a child of ctx's message span and, when the call carries merged
+// messages, is linked to every one of them (links).
+func (c *Core) call(ctx context.Context, in *connectcases.UpdateCaseInput, links []trace.Link) retry.Classified {
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+	if len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...), trace.WithAttributes(AttrCoalesced.Int(len(links))))
+	}
+	ctx, span := c.tracer.Start(ctx, SpanUpdateCase, opts...)
 	actx, cancel := context.WithTimeout(ctx, c.o.AttemptTimeout)
 	defer cancel()
 	t0 := c.o.Now()
-	_, err := c.o.Cases.UpdateCase(actx, in)
+	res, err := c.o.Cases.UpdateCase(actx, in)
 	cl := retry.Classify(ctx, err)
+	var meta middleware.Metadata
+	if res != nil {
+		meta = res.ResultMetadata
+	}
+	endCall(span, meta, err, cl)
 	c.o.Metrics.ObserveUpdateCase(c.o.Now().Sub(t0), cl.Class)
 	if c.o.Circuit != nil {
 		c.o.Circuit.Record(cl.Class)

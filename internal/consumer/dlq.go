@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -49,7 +50,10 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 	// The budget may be spent (that is often why we are here); the send gets its own.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqSendTimeout)
 	defer cancel()
+	sctx, span := c.tracer.Start(sctx, SpanDLQSend, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(AttrReason.String(string(out.Reason))))
 	_, err = c.o.DLQ.SendMessage(sctx, in)
+	endWithError(span, err != nil, "send failed")
 	c.o.Metrics.ObserveDeadLetterSend(out.Reason, err)
 	if err != nil {
 		return Outcome{Kind: RetryLater, Reason: contract.ReasonDLQSendFailed, Delay: c.o.MinRetryDelay,

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/contract"
 )
@@ -38,7 +39,7 @@ func (c *Core) HandleGroup(ctx context.Context, g *Group, msgs []Message) []Outc
 	preps := make([]prepared, len(msgs))
 	get := func(i int) prepared {
 		if !preps[i].done {
-			req, early := c.prepare(ctx, msgs[i])
+			req, early := c.prepare(withMessageSpan(ctx, msgs[i]), msgs[i])
 			preps[i] = prepared{req: req, early: early, done: true}
 		}
 		return preps[i]
@@ -80,6 +81,7 @@ func (c *Core) HandleGroup(ctx context.Context, g *Group, msgs []Message) []Outc
 	for i := range outs {
 		outs[i].Duration = c.o.Now().Sub(start)
 		c.o.Metrics.ObserveOutcome(outs[i])
+		annotate(msgs[i], outs[i])
 		c.log(msgs[i], outs[i])
 	}
 	return outs
@@ -102,16 +104,25 @@ func (c *Core) handleRun(ctx context.Context, msgs []Message, reqs []request, ou
 			ins = append(ins, r.in)
 		}
 	}
+	// Each message's own work (its DLQ send, a lone call) is in its own trace.
+	own := func(k int) context.Context { return withMessageSpan(ctx, msgs[k]) }
 	if len(members) == 1 {
 		k := members[0]
-		outs[k] = c.settle(ctx, msgs[k], reqs[k], c.apply(ctx, reqs[k].in))
+		outs[k] = c.settle(own(k), msgs[k], reqs[k], c.apply(own(k), reqs[k].in, nil))
 		return !outs[k].Kind.Deletes()
 	}
-	out := c.apply(ctx, mergeInputs(ins))
+	// The merged call is the first member's child, linked to every member.
+	var links []trace.Link
+	for _, k := range members {
+		if msgs[k].Span != nil {
+			links = append(links, trace.Link{SpanContext: msgs[k].Span.SpanContext()})
+		}
+	}
+	out := c.apply(own(members[0]), mergeInputs(ins), links)
 	if out.Kind == DeadLettered {
 		// Permanent for the merged request: find the culprit one by one, in order.
 		for n, k := range members {
-			outs[k] = c.settle(ctx, msgs[k], reqs[k], c.apply(ctx, reqs[k].in))
+			outs[k] = c.settle(own(k), msgs[k], reqs[k], c.apply(own(k), reqs[k].in, nil))
 			if !outs[k].Kind.Deletes() {
 				for _, rest := range members[n+1:] {
 					outs[rest] = c.heldForOrder()
@@ -122,7 +133,7 @@ func (c *Core) handleRun(ctx context.Context, msgs []Message, reqs []request, ou
 		return false
 	}
 	for _, k := range members {
-		outs[k] = c.settle(ctx, msgs[k], reqs[k], out)
+		outs[k] = c.settle(own(k), msgs[k], reqs[k], out)
 		failed = failed || !outs[k].Kind.Deletes()
 	}
 	return failed

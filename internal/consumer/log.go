@@ -23,6 +23,12 @@ func (c *Core) log(m Message, out Outcome) {
 		zap.Int("receiveCount", m.ReceiveCount),
 		zap.Duration("duration", out.Duration),
 	}
+	if m.Span != nil {
+		// The id that joins this line to its trace (only when there is one).
+		if sc := m.Span.SpanContext(); sc.IsValid() {
+			fields = append(fields, zap.String("traceId", sc.TraceID().String()))
+		}
+	}
 	if out.EventID != "" {
 		fields = append(fields, zap.String("eventId", out.EventID))
 	}
