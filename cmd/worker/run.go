@@ -62,10 +62,26 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	tp, shutdownTracing, err := setupTracing(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// After the drain: the last messages' spans (their deletes) are in the
+		// buffer, and SIGTERM has already canceled ctx.
+		flushCtx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		if err := shutdownTracing(flushCtx); err != nil {
+			log.Warn("could not flush the last spans", zap.Error(err))
+		}
+	}()
+	if tp != nil {
+		log.Info("tracing on: exporting spans over OTLP/HTTP")
+	}
 	var parts app.Parts
 	// Scraped only after Build returned and the HTTP server started.
 	metrics := worker.NewMetrics(limiterStatus{&parts})
-	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics})
+	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics, TracerProvider: tp})
 	if err != nil {
 		return err
 	}
@@ -73,7 +89,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	w, err := worker.New(worker.Options{
 		SQS: cl.SQS, QueueURL: cfg.QueueURL, Handler: core, Circuit: circuit, Logger: log, Metrics: metrics,
 		MaxInFlight: cfg.MaxInFlight, Receivers: cfg.Receivers, MaxHold: cfg.MaxHold, ShutdownGrace: cfg.ShutdownGrace,
-		Coalesce: cfg.Coalesce,
+		Coalesce: cfg.Coalesce, TracerProvider: tp,
 	})
 	if err != nil {
 		return err
@@ -95,6 +111,10 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	_ = srv.Shutdown(shutdownCtx)
 	return runErr
 }
+
+// tracingFlushTimeout bounds the last export at exit; ECS's stop timeout
+// (30s by default) also covers the shutdown grace before it.
+const tracingFlushTimeout = 3 * time.Second
 
 func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker healthcheck", flag.ContinueOnError)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/catalog"
@@ -37,6 +38,8 @@ type Options struct {
 	EagerCatalog bool
 	Metrics      consumer.Metrics
 	Logger       *zap.Logger
+	// TracerProvider makes the core's spans; nil → none.
+	TracerProvider trace.TracerProvider
 }
 
 // Build assembles the core. The catalog's refresh loop runs until ctx ends.
@@ -78,6 +81,8 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 		Logger:      o.Logger,
 		MaxReceives: cfg.MaxReceives,
 		Coalesce:    cfg.Coalesce,
+
+		TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
 		return Parts{}, err

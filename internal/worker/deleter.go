@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -18,7 +19,10 @@ const (
 	deleteCallTimeout = 10 * time.Second
 )
 
-type deleteEntry struct{ receipt, messageID string }
+type deleteEntry struct {
+	receipt, messageID string
+	span, msgSpan      trace.Span // nil when tracing is off; ended once SQS has answered for this entry
+}
 
 // deleter batches deletes (up to 10 per call, or whatever arrived within the
 // flush interval). Every entry SQS reports as failed is retried with its own
@@ -32,6 +36,7 @@ type deleter struct {
 	in      chan deleteEntry
 	flushes sync.WaitGroup
 	sem     chan struct{}
+	tracer  *tracer
 }
 
 func newDeleter(api SQSAPI, queue string, every time.Duration, log *zap.Logger, m *Metrics) *deleter {
@@ -39,7 +44,7 @@ func newDeleter(api SQSAPI, queue string, every time.Duration, log *zap.Logger, 
 		in: make(chan deleteEntry, 256), sem: make(chan struct{}, parallelFlushes)}
 }
 
-func (d *deleter) delete(receipt, messageID string) { d.in <- deleteEntry{receipt, messageID} }
+func (d *deleter) delete(e deleteEntry) { d.in <- e }
 
 // close flushes what is pending and waits for every flush to finish.
 func (d *deleter) close() { close(d.in) }
@@ -82,7 +87,7 @@ func (d *deleter) run() {
 
 func (d *deleter) flush(batch []deleteEntry) {
 	pending := batch
-	var lastErr string
+	var lastErr, lastCode string
 	for attempt := 1; attempt <= deleteAttempts && len(pending) > 0; attempt++ {
 		if attempt > 1 {
 			time.Sleep(time.Duration(attempt*attempt) * 50 * time.Millisecond)
@@ -97,23 +102,35 @@ func (d *deleter) flush(batch []deleteEntry) {
 		out, err := d.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(d.queue), Entries: entries})
 		cancel()
 		if err != nil {
-			lastErr = err.Error()
+			lastErr, lastCode = err.Error(), "DeleteMessageBatch failed"
 			d.log.Warn("delete batch failed; retrying", zap.Int("entries", len(pending)), zap.Int("attempt", attempt), zap.Error(err))
 			continue
 		}
 		d.metrics.deleted(len(pending) - len(out.Failed))
+		failed := make(map[int]bool, len(out.Failed))
+		for _, f := range out.Failed {
+			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil {
+				failed[i] = true
+			}
+		}
+		for i, e := range pending {
+			if !failed[i] {
+				endDelete(e, len(batch), "")
+			}
+		}
 		var retry []deleteEntry
 		for _, f := range out.Failed {
 			i, convErr := strconv.Atoi(aws.ToString(f.Id))
 			if convErr != nil || i < 0 || i >= len(pending) {
 				continue
 			}
-			lastErr = aws.ToString(f.Code) + ": " + aws.ToString(f.Message)
+			lastErr, lastCode = aws.ToString(f.Code)+": "+aws.ToString(f.Message), aws.ToString(f.Code)
 			if f.SenderFault {
 				// The receipt handle itself is bad (e.g. expired): retrying cannot help.
 				d.log.Warn("delete refused; the message will be delivered again",
 					zap.String("messageId", pending[i].messageID), zap.String("code", aws.ToString(f.Code)), zap.String("error", aws.ToString(f.Message)))
 				d.metrics.deleteFailed()
+				endDelete(pending[i], len(batch), aws.ToString(f.Code))
 				continue
 			}
 			retry = append(retry, pending[i])
@@ -122,6 +139,7 @@ func (d *deleter) flush(batch []deleteEntry) {
 	}
 	for _, e := range pending {
 		d.metrics.deleteFailed()
+		endDelete(e, len(batch), lastCode)
 		d.log.Error("delete failed after retries; the message will be delivered again",
 			zap.String("messageId", e.messageID), zap.String("error", lastErr))
 	}

@@ -36,12 +36,9 @@ func (w *Worker) receiveLoop(ctx context.Context, id int) {
 			QueueUrl:            aws.String(w.o.QueueURL),
 			MaxNumberOfMessages: int32(n),
 			WaitTimeSeconds:     w.o.WaitTime,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{
-				sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
-				sqstypes.MessageSystemAttributeNameMessageGroupId,
-				sqstypes.MessageSystemAttributeNameSentTimestamp,
-			},
-			MessageAttributeNames: []string{"All"},
+			// AWSTraceHeader too when tracing: the publisher's X-Ray context.
+			MessageSystemAttributeNames: w.sysAttrs,
+			MessageAttributeNames:       []string{"All"},
 		})
 		if err != nil {
 			w.releaseSlots(n)
@@ -107,6 +104,7 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 		receipt:  aws.ToString(m.ReceiptHandle),
 		received: received,
 	}
+	job.msg.Span = w.tracer.startMessage(m, job.msg, received)
 	job.hb = w.startHeartbeat(job.receipt, job.msg.ID)
 	w.backlog.sent(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)])
 	w.inflight.Add(1)
@@ -153,6 +151,7 @@ func (w *Worker) runGroupBatch(g *consumer.Group, batch []*job) {
 func (w *Worker) giveBack(j *job, why string) {
 	j.hb.stop()
 	w.changeVisibility(j, 0, why)
+	released(j.msg.Span, 0, why)
 }
 
 func (w *Worker) finish() {
@@ -180,10 +179,12 @@ func (w *Worker) process(j *job) {
 func (w *Worker) settle(j *job, out consumer.Outcome) {
 	j.hb.stop() // before delete or release: no heartbeat on a dead receipt handle
 	if out.Kind.Deletes() {
-		w.deleter.delete(j.receipt, j.msg.ID)
+		w.deleter.delete(deleteEntry{receipt: j.receipt, messageID: j.msg.ID,
+			span: w.tracer.deleteSpan(j.msg.Span), msgSpan: j.msg.Span})
 		return
 	}
 	w.changeVisibility(j, out.Delay, string(out.Reason))
+	released(j.msg.Span, out.Delay, string(out.Reason))
 }
 
 // changeVisibility gives a message back to the queue after d (RetryLater) or at once (d = 0).

@@ -79,10 +79,10 @@ func TestDeleterBatchesRetriesFailedEntriesAndKeepsIDsDistinct(t *testing.T) {
 	go func() { d.run(); close(done) }()
 	var want []string
 	for i := range 23 {
-		d.delete("rh-"+strconv.Itoa(i), "m")
+		d.delete(deleteEntry{receipt: "rh-" + strconv.Itoa(i), messageID: "m"})
 		want = append(want, "rh-"+strconv.Itoa(i))
 	}
-	d.delete("rh-5", "m") // the same message delivered twice
+	d.delete(deleteEntry{receipt: "rh-5", messageID: "m"}) // the same message delivered twice
 	want = append(want, "rh-5")
 	d.close()
 	<-done

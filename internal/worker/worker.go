@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/config"
@@ -57,6 +58,11 @@ type Options struct {
 	// BacklogCheckEvery is how often the worker estimates how long the queue's
 	// backlog takes at the rate it gets (1m; needs Metrics).
 	BacklogCheckEvery time.Duration
+	// TracerProvider, when set, gives each message a span whose parent is the
+	// publisher's context (its traceparent attribute or AWSTraceHeader) and
+	// ends it after the delete or the release; the core adds its spans under
+	// it. Nil is tracing off: no header is read and no span is made.
+	TracerProvider trace.TracerProvider
 	// Coalesce hands the messages of a FIFO group that are here together to the
 	// handler in one HandleGroup call, so it can merge their updates into one
 	// UpdateCase call; otherwise they go one at a time.
@@ -72,6 +78,8 @@ type Worker struct {
 	ready    readiness
 	backlog  backlogWatch
 	inflight sync.WaitGroup
+	tracer   *tracer // nil: tracing off
+	sysAttrs []sqstypes.MessageSystemAttributeName
 
 	// Set by Run before the first receive; the FIFO group runners read them.
 	runCtx, hardCtx context.Context
@@ -107,9 +115,16 @@ func New(opts Options) (*Worker, error) {
 	for range held {
 		w.slots <- struct{}{}
 	}
+	w.tracer = newTracer(opts.TracerProvider, opts.QueueURL)
+	w.sysAttrs = w.tracer.systemAttributes([]sqstypes.MessageSystemAttributeName{
+		sqstypes.MessageSystemAttributeNameApproximateReceiveCount,
+		sqstypes.MessageSystemAttributeNameMessageGroupId,
+		sqstypes.MessageSystemAttributeNameSentTimestamp,
+	})
 	w.backlog.drainSecs = math.NaN()
 	opts.Metrics.watchBacklog(w.backlog.estimate)
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
+	w.deleter.tracer = w.tracer
 	batch := 1
 	if opts.Coalesce {
 		batch = opts.MaxInFlight
