@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/casesim"
@@ -24,7 +27,30 @@ import (
 // in-process simulator, against goaws: a focused profile target for the
 // worker and the core (go test -bench WorkerDrain -cpuprofile cpu.out).
 // The end-to-end figures with separate processes come from cmd/bench.
+//
+// The sub-benchmarks compare tracing off (no provider: what the worker runs
+// without OTEL_EXPORTER_OTLP_ENDPOINT), the otel no-op provider, and tracing
+// on (every span sampled, batched to an exporter that drops them), in one run:
+//
+//	go test -run '^$' -bench WorkerDrain -benchtime 3000x -count 3 ./internal/worker/
 func BenchmarkWorkerDrain(b *testing.B) {
+	b.Run("tracing=off", func(b *testing.B) { drain(b, nil) })
+	b.Run("tracing=noop", func(b *testing.B) { drain(b, noop.NewTracerProvider()) })
+	b.Run("tracing=on", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+		defer tp.Shutdown(context.Background()) //nolint:errcheck
+		drain(b, tp)
+	})
+}
+
+// discard is a span exporter that drops what it is given: tracing's cost in
+// the process, without a collector's.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+func drain(b *testing.B, tp trace.TracerProvider) {
 	g := testbed.StartGoawsT(b, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 30}, {Name: "dlq"}}})
 	sim, simURL := testbed.StartCasesimT(b, casesim.Options{UpdateLogLimit: 10})
 	_ = sim
@@ -43,11 +69,11 @@ func BenchmarkWorkerDrain(b *testing.B) {
 	}
 	core, err := consumer.New(consumer.Options{Cases: testbed.NewCasesClient(simURL), DLQ: c, DLQURL: dlq,
 		Mapper: mapper.New(mapper.Config{DefaultDomainID: domainID}), Limiter: quota.NewLimiter(quota.LimiterConfig{}),
-		Logger: zap.NewNop()})
+		Logger: zap.NewNop(), TracerProvider: tp})
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := worker.New(worker.Options{SQS: c, QueueURL: src, Handler: core, WaitTime: 1})
+	w, err := worker.New(worker.Options{SQS: c, QueueURL: src, Handler: core, WaitTime: 1, TracerProvider: tp})
 	if err != nil {
 		b.Fatal(err)
 	}

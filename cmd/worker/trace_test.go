@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
+	"github.com/casebridge/casebridge/internal/worker"
+)
+
+// traceSentinel marks the field values of the traced messages: none may
+// appear in any exported span (the reliability suite's rule, for spans).
+const traceSentinel = "SNTL7f3a"
+
+// otlpReceiver is an OTLP/HTTP trace endpoint: it keeps every span it is sent.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	raw   strings.Builder // every request body, to look for sentinels in
+}
+
+func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	var in coltracepb.ExportTraceServiceRequest
+	if err != nil || req.URL.Path != "/v1/traces" || proto.Unmarshal(body, &in) != nil {
+		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.raw.Write(body)
+	for _, rs := range in.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			r.spans = append(r.spans, ss.Spans...)
+		}
+	}
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+func (r *otlpReceiver) trace(id trace.TraceID) []*tracepb.Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*tracepb.Span
+	for _, s := range r.spans {
+		if hex.EncodeToString(s.TraceId) == id.String() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func spanAttr(s *tracepb.Span, key string) string {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			if v := kv.Value.GetStringValue(); v != "" {
+				return v
+			}
+			return fmt.Sprint(kv.Value.GetIntValue())
+		}
+	}
+	return ""
+}
+
+// TestWorkerBinaryTracesEachMessage: messages published from the test's own
+// spans (a traceparent attribute, as a Go publisher would inject it) are
+// traced by the worker binary over OTLP/HTTP. Each trace is unbroken from the
+// publisher's span through the limiter waits and the UpdateCase attempts
+// (one of them throttled, the simulator allowing 1 call/s) to the delete; the
+// invalid message's trace ends in the DLQ send; no field value is in any span;
+// the outcome log lines name the traces; SIGTERM flushes the last spans.
+func TestWorkerBinaryTracesEachMessage(t *testing.T) {
+	recv := &otlpReceiver{}
+	otlp := httptest.NewServer(recv)
+	defer otlp.Close()
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 30}, {Name: "dlq"}}})
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{})
+	sim.SetFaults(casesim.Faults{Rate: 1, Burst: 1})
+	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
+	c := testbed.NewSQSClient(g.Endpoint)
+
+	publisher := sdktrace.NewTracerProvider().Tracer("publisher")
+	const applied = 4
+	var published []trace.SpanContext // the last one is dead-lettered
+	for i := range applied + 1 {
+		body := fmt.Sprintf(`{"caseId":"7a1d6c3e-0000-4000-8000-%012d","fields":{"summary":"%s-%d"}}`, i+1, traceSentinel, i)
+		if i == applied {
+			body = fmt.Sprintf(`{"caseId":"7a1d6c3e-0000-4000-8000-000000000001","feilds":{"summary":"%s-%d"}}`, traceSentinel, i)
+		}
+		ctx, span := publisher.Start(context.Background(), "publish")
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		span.End()
+		published = append(published, span.SpanContext())
+		if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String(body),
+			MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+				worker.TraceparentAttribute: {DataType: aws.String("String"), StringValue: aws.String(carrier.Get("traceparent"))}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	port, _ := testbed.FreePort()
+	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
+	var logs testbed.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
+		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
+		fmt.Sprintf("CASEBRIDGE_HTTP_ADDR=127.0.0.1:%d", port), "CASEBRIDGE_LOG_LEVEL=debug",
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL, "OTEL_SERVICE_NAME=casebridge-test")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck
+	deadline := time.Now().Add(60 * time.Second)
+	for sim.Stats()["UpdateCase"][200] < applied || !strings.Contains(logs.String(), `"outcome":"dead-lettered"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %d of %d\n%s", sim.Stats()["UpdateCase"][200], applied, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the last deletes' batches
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("worker exited with %v\n%s", err, logs.String())
+	}
+	if sim.Stats()["UpdateCase"][429] == 0 {
+		t.Fatalf("no call was throttled: the test does not cover a throttled attempt\n%s", logs.String())
+	}
+
+	throttled := 0
+	for i, pub := range published {
+		spans := recv.trace(pub.TraceID())
+		byID := map[string]*tracepb.Span{}
+		var msg *tracepb.Span
+		for _, s := range spans {
+			byID[hex.EncodeToString(s.SpanId)] = s
+			if s.Name == worker.SpanMessage {
+				msg = s
+			}
+		}
+		if msg == nil || hex.EncodeToString(msg.ParentSpanId) != pub.SpanID().String() {
+			t.Errorf("message %d: no message span whose parent is the publisher's (%d spans in its trace)", i, len(spans))
+			continue
+		}
+		// Unbroken: every span leads back to the publisher's span.
+		count := map[string]int{}
+		for _, s := range spans {
+			count[s.Name]++
+			p := s
+			for hops := 0; p != nil && hops < 10 && p != msg; hops++ {
+				p = byID[hex.EncodeToString(p.ParentSpanId)]
+			}
+			if p != msg {
+				t.Errorf("message %d: span %s does not lead back to the message span", i, s.Name)
+			}
+			if s.Name == consumer.SpanUpdateCase && spanAttr(s, "casebridge.outcome.class") == "throttle" {
+				throttled++
+				if spanAttr(s, "http.response.status_code") != "429" {
+					t.Errorf("throttled call's status %q, want 429", spanAttr(s, "http.response.status_code"))
+				}
+			}
+		}
+		if i < applied {
+			if count[consumer.SpanLimiterWait] == 0 || count[consumer.SpanUpdateCase] == 0 || count[worker.SpanDelete] != 1 || spanAttr(msg, "casebridge.outcome") != "applied" {
+				t.Errorf("applied message %d: spans %v, outcome %q", i, count, spanAttr(msg, "casebridge.outcome"))
+			}
+		} else if count[consumer.SpanDLQSend] != 1 || count[consumer.SpanUpdateCase] != 0 || spanAttr(msg, "casebridge.outcome") != "dead-lettered" {
+			t.Errorf("dead-lettered message: spans %v, outcome %q", count, spanAttr(msg, "casebridge.outcome"))
+		}
+		if !strings.Contains(logs.String(), `"traceId":"`+pub.TraceID().String()+`"`) {
+			t.Errorf("message %d: no log line names trace %s", i, pub.TraceID())
+		}
+	}
+	if throttled == 0 {
+		t.Error("no UpdateCase span is marked throttled")
+	}
+	recv.mu.Lock()
+	if strings.Contains(recv.raw.String(), traceSentinel) {
+		t.Error("a field value was exported in a span")
+	}
+	recv.mu.Unlock()
+}
