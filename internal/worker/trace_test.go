@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/testkit/handlers"
 )
 
 func recordingProvider(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorder) {
@@ -123,5 +124,50 @@ func TestEachDeleteIsItsMessagesChild(t *testing.T) {
 	}
 	if deletes != 4 {
 		t.Errorf("%d delete spans, want 4", deletes)
+	}
+}
+
+// TestReleasedMessageSpanThroughRun: through Run, the handler is given the
+// message's span (parented on the publisher's AWSTraceHeader), and a message
+// given back to the queue ends its span with a released event.
+func TestReleasedMessageSpanThroughRun(t *testing.T) {
+	tp, rec := recordingProvider(t)
+	q := &fifoSQS{fakeSQS: fakeSQS{changed: make(chan struct{}, 1)}, pending: []sqstypes.Message{{MessageId: aws.String("m"), ReceiptHandle: aws.String("rh"), Body: aws.String("{}"),
+		Attributes: map[string]string{"ApproximateReceiveCount": "1",
+			"AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}}}}
+	gotSpan := make(chan bool, 1)
+	h := handlers.Func(func(_ context.Context, m consumer.Message) consumer.Outcome {
+		gotSpan <- m.Span != nil && m.Span.IsRecording()
+		return consumer.Outcome{Kind: consumer.RetryLater, Reason: "throttled", Delay: 2 * time.Second}
+	})
+	w, err := New(Options{SQS: q, QueueURL: "http://sqs/000000000000/src", Handler: h, TracerProvider: tp, WaitTime: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	if !<-gotSpan {
+		t.Error("the handler was given no recording span")
+	}
+	<-q.changed
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var msg sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanMessage {
+			msg = s
+		}
+	}
+	if msg == nil {
+		t.Fatal("no message span ended")
+	}
+	if msg.SpanContext().TraceID().String() != "5759e988bd862e3fe1be46a994272793" {
+		t.Errorf("trace %s is not the publisher's", msg.SpanContext().TraceID())
+	}
+	if ev := msg.Events(); len(ev) != 1 || ev[0].Name != "released" {
+		t.Errorf("events %v, want one released", ev)
 	}
 }
