@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	s.handle("POST /domains/{domainId}/cases", "CreateCase", s.createCase)
 	s.handle("POST /domains/{domainId}/cases/{caseId}", "GetCase", s.getCase)
 	s.handle("PUT /domains/{domainId}/cases/{caseId}", "UpdateCase", s.updateCase)
+	s.handle("POST /domains/{domainId}/cases-search", "SearchCases", s.searchCases)
 	s.controlRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count("Unknown", http.StatusNotFound)

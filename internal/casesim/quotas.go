@@ -22,7 +22,7 @@ type Quota = awsquota.Quota
 var Operations = []string{
 	"CreateDomain", "CreateField", "ListFields", "BatchGetField", "DeleteField",
 	"BatchPutFieldOptions", "ListFieldOptions", "CreateTemplate",
-	"CreateCase", "GetCase", "UpdateCase",
+	"CreateCase", "GetCase", "UpdateCase", "SearchCases",
 }
 
 // QuotaPresetAWSDefault names AWS's published default quotas.

@@ -28,6 +28,7 @@ var awsDefaultTable = map[string]casesim.Quota{
 	"BatchPutFieldOptions": {Rate: 2, Burst: 5},
 	"BatchGetField":        {Rate: 8, Burst: 25},
 	"ListFieldOptions":     {Rate: 6, Burst: 16},
+	"SearchCases":          {Rate: 2, Burst: 10},
 }
 
 func TestQuotaPresetAWSDefault(t *testing.T) {
@@ -111,6 +112,10 @@ func TestAWSDefaultQuotasEveryOperation(t *testing.T) {
 		},
 		"GetCase": func() error {
 			_, err := c.GetCase(ctx, &connectcases.GetCaseInput{DomainId: d, CaseId: aws.String(demoCase1), Fields: ids})
+			return err
+		},
+		"SearchCases": func() error {
+			_, err := c.SearchCases(ctx, &connectcases.SearchCasesInput{DomainId: d, Fields: ids})
 			return err
 		},
 		"UpdateCase": func() error {
