@@ -223,7 +223,10 @@ func newEnv() (*cel.Env, error) {
 func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule, error) {
 	var rj ruleJSON
 	if err := strictUnmarshal(raw, &rj); err != nil {
-		return nil, err
+		// Name the rule even when its shape is wrong, if it has a name.
+		var named struct{ Name string }
+		_ = json.Unmarshal(raw, &named)
+		return &rule{name: named.Name}, err
 	}
 	r := &rule{name: rj.Name, domain: rj.Domain}
 	if r.domain == "" {
