@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	cases "github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 type rule struct {
@@ -80,14 +80,13 @@ func (s *Set) Map(ctx context.Context, event []byte) (Result, error) {
 	return Result{}, &MapError{Code: CodeNoRuleMatched, Err: errors.New("no rule's condition is true for this event")}
 }
 
+// decodeEvent uses json v2 (already the mapper's decoder): about twice as
+// fast as encoding/json into any, and it refuses duplicate keys, which
+// would otherwise let a condition and a value read different copies.
 func decodeEvent(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
 	var ev any
-	if err := dec.Decode(&ev); err != nil {
+	if err := jsonv2.Unmarshal(b, &ev); err != nil {
 		return nil, fmt.Errorf("event is not JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("event is not JSON: data after the top-level value")
 	}
 	return ev, nil
 }

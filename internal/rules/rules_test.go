@@ -117,6 +117,7 @@ func TestMapErrors(t *testing.T) {
 	}{
 		{"not JSON", `{"source":`, rules.CodeInvalidEvent, "", ""},
 		{"two values", `{} {}`, rules.CodeInvalidEvent, "", ""},
+		{"duplicate key", `{"type":"tracking","type":"other"}`, rules.CodeInvalidEvent, "", ""},
 		{"no rule matched", `{"type":"other","source":"x","detail-type":"y"}`, rules.CodeNoRuleMatched, "", ""},
 		{"missing key in a condition", `{"crm":{}}`, rules.CodeExpressionFailed, "crm-change", "when"},
 		{"missing key in a value", `{"source":"billing","detail-type":"Invoice Paid","detail":{"orderNumber":1}}`, rules.CodeExpressionFailed, "invoice-paid", "set.amount"},
