@@ -88,10 +88,12 @@ func (p *Publisher) Send(ctx context.Context, m *Message) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	tc := traceContext(ctx)
 	if p.sns != nil {
 		out, err := p.sns.Publish(ctx, &sns.PublishInput{
 			TopicArn: aws.String(p.target), Message: aws.String(e.body),
 			MessageGroupId: e.group, MessageDeduplicationId: e.dedup,
+			MessageAttributes: tc.snsAttributes(nil, len(e.body)),
 		})
 		if err != nil {
 			return "", fmt.Errorf("publish: publishing to %s: %w", p.target, err)
@@ -101,6 +103,7 @@ func (p *Publisher) Send(ctx context.Context, m *Message) (string, error) {
 	out, err := p.sqs.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: aws.String(p.target), MessageBody: aws.String(e.body),
 		MessageGroupId: e.group, MessageDeduplicationId: e.dedup,
+		MessageAttributes: tc.sqsAttributes(nil, len(e.body)),
 	})
 	if err != nil {
 		return "", fmt.Errorf("publish: sending to %s: %w", p.target, err)
@@ -130,6 +133,7 @@ type BatchResult struct {
 func (p *Publisher) SendBatch(ctx context.Context, msgs []*Message) (BatchResult, error) {
 	res := BatchResult{Results: make([]Result, len(msgs))}
 	entries := make([]entry, 0, len(msgs))
+	tc := traceContext(ctx)
 	for i, m := range msgs {
 		e, err := p.entry(m)
 		if err != nil {
@@ -137,6 +141,9 @@ func (p *Publisher) SendBatch(ctx context.Context, msgs []*Message) (BatchResult
 			continue
 		}
 		e.index = i
+		if p.sns == nil {
+			e.attrs = tc.sqsAttributes(nil, len(e.body))
+		}
 		entries = append(entries, e)
 	}
 	if p.sns != nil {
@@ -177,6 +184,7 @@ func (p *Publisher) sendChunk(ctx context.Context, pending []entry, results []Re
 			in.Entries = append(in.Entries, sqstypes.SendMessageBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(e.body),
 				MessageGroupId: e.group, MessageDeduplicationId: e.dedup,
+				MessageAttributes: e.attrs,
 			})
 		}
 		out, err := p.sqs.SendMessageBatch(ctx, in)
@@ -248,6 +256,17 @@ type entry struct {
 	body  string
 	group *string
 	dedup *string
+	attrs map[string]sqstypes.MessageAttributeValue // the trace context; nil without
+}
+
+// size is what the entry counts toward a batch's size: its body and its
+// message attributes' names, types and values.
+func (e entry) size() int {
+	n := len(e.body)
+	for k, v := range e.attrs {
+		n += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return n
 }
 
 func (p *Publisher) entry(m *Message) (entry, error) {
@@ -303,18 +322,19 @@ func fifoChars(s string) bool {
 	return s != ""
 }
 
-// chunks splits entries into batches within SQS's entry and size limits.
+// chunks splits entries into batches within SQS's entry and size limits
+// (the size counts message attributes as well as bodies).
 func chunks(entries []entry) [][]entry {
 	var out [][]entry
 	var cur []entry
 	size := 0
 	for _, e := range entries {
-		if len(cur) == MaxBatchEntries || (len(cur) > 0 && size+len(e.body) > MaxBatchBytes) {
+		if len(cur) == MaxBatchEntries || (len(cur) > 0 && size+e.size() > MaxBatchBytes) {
 			out = append(out, cur)
 			cur, size = nil, 0
 		}
 		cur = append(cur, e)
-		size += len(e.body)
+		size += e.size()
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
