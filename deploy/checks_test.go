@@ -259,6 +259,10 @@ func checkSAMFunction(s *Stack) error {
 	if val(fn.Role) != cloudformation.GetAtt("FunctionRole", "Arn") {
 		errs = append(errs, errors.New("function must use FunctionRole (SAM-generated roles escape the grant check)"))
 	}
+	// The Tracing parameter sets the function's Tracing (SAM's TracingConfig.Mode).
+	if want := s.Params["Tracing"]; val(fn.Tracing) != want || want == "" {
+		errs = append(errs, fmt.Errorf("function Tracing %q, want the Tracing parameter %q", val(fn.Tracing), want))
+	}
 	if fn.Policies != nil {
 		errs = append(errs, errors.New("function Policies would add grants beside FunctionRole"))
 	}
@@ -324,8 +328,20 @@ func samGrants(s *Stack) map[grant]bool {
 	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 		allowed[grant{a, cloudformation.GetAtt("FunctionLogGroup", "Arn")}] = true
 	}
+	// Active tracing: the Lambda service writes the invocation's segment with
+	// the function's role (X-Ray has no resource-level permissions for these).
+	if s.Params["Tracing"] == "Active" {
+		for _, a := range xrayWriteActions {
+			allowed[grant{a, "*"}] = true
+		}
+	}
 	return allowed
 }
+
+// xrayWriteActions are what Lambda's active tracing needs of the function's
+// role: the write half of AWSXrayWriteOnlyAccess, which SAM attaches only to
+// roles it generates.
+var xrayWriteActions = []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 func samMaxReceives(s *Stack) string {
 	fn, err := s.GetServerlessFunctionWithName("Function")

@@ -94,6 +94,13 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		{"SAM: x86_64", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
 			function(t, s).Architectures = []string{"x86_64"}
 		}},
+		{"SAM: function Tracing ignores the parameter", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
+			function(t, s).Tracing = nil
+		}},
+		{"SAM: Tracing Active without the X-Ray grant", samPath, byName(sam, "function role least privilege"), func(t *testing.T, s *Stack) {
+			s.Params["Tracing"] = "Active"
+			function(t, s).Tracing = ptr("Active")
+		}},
 		{"SAM: go1.x runtime", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
 			function(t, s).Runtime = ptr("go1.x")
 		}},

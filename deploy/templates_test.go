@@ -35,6 +35,7 @@ var allOn = map[string]string{
 	"AlarmTopicArn":       "arn:aws:sns:eu-west-1:123456789012:ops",
 	"EcrRepositoryArn":    "arn:aws:ecr:eu-west-1:123456789012:repository/casebridge-worker",
 	"ExistingClusterName": "shared",
+	"Tracing":             "Active",
 }
 
 // declared reads a template's parameter declarations without evaluating it.
