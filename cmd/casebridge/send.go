@@ -28,6 +28,8 @@ a string. --file sends one contract v1 message (canonical or shorthand) per line
 checked before sending; a bad line is reported and skipped.
 --queue defaults to CASEBRIDGE_QUEUE_URL. AWS settings follow the SDK
 (AWS_REGION, credentials, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS).
+With OTEL_EXPORTER_OTLP_ENDPOINT set, the send is one span, exported over
+OTLP/HTTP, and every message carries it as its traceparent attribute.
 Exit status: 0 sent, 1 refused or not sent (with --file: any line), 2 usage error.
 
 `
@@ -55,28 +57,44 @@ func sendCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "casebridge send: give exactly one of --queue and --topic")
 		return exitUsage
 	}
-	if *file != "" {
-		if fs.NArg() > 0 || *caseID != "" {
+	ctx, endSpan := startSendSpan(ctx, os.Getenv, stderr, *queue, *topic)
+	code := sendMessages(ctx, fs, stdin, stdout, stderr, sendArgs{
+		queue: *queue, topic: *topic, caseID: *caseID, domain: *domain, by: *by, byUser: *byUser,
+		eventID: *eventID, asString: *asString, file: *file,
+	})
+	endSpan(code != exitOK)
+	return code
+}
+
+type sendArgs struct {
+	queue, topic, caseID, domain, by, byUser, eventID, file string
+	asString                                                bool
+}
+
+// sendMessages is the send itself, inside the send's span when tracing is on.
+func sendMessages(ctx context.Context, fs *flag.FlagSet, stdin io.Reader, stdout, stderr io.Writer, a sendArgs) int {
+	if a.file != "" {
+		if fs.NArg() > 0 || a.caseID != "" {
 			fmt.Fprintln(stderr, "casebridge send: --file takes no --case or name=value arguments")
 			return exitUsage
 		}
-		p, err := newPublisher(ctx, *queue, *topic)
+		p, err := newPublisher(ctx, a.queue, a.topic)
 		if err != nil {
 			fmt.Fprintf(stderr, "casebridge send: %v\n", err)
 			return exitFailure
 		}
-		return sendFile(ctx, p, *file, stdin, stderr)
+		return sendFile(ctx, p, a.file, stdin, stderr)
 	}
 
-	b := publish.Update(*caseID).Domain(*domain).EventID(*eventID)
+	b := publish.Update(a.caseID).Domain(a.domain).EventID(a.eventID)
 	switch {
-	case *by != "" && *byUser != "":
+	case a.by != "" && a.byUser != "":
 		fmt.Fprintln(stderr, "casebridge send: give at most one of --by and --by-user")
 		return exitUsage
-	case *by != "":
-		b.By(publish.CustomEntity(*by))
-	case *byUser != "":
-		b.By(publish.User(*byUser))
+	case a.by != "":
+		b.By(publish.CustomEntity(a.by))
+	case a.byUser != "":
+		b.By(publish.User(a.byUser))
 	}
 	for _, arg := range fs.Args() {
 		name, value, ok := strings.Cut(arg, "=")
@@ -85,7 +103,7 @@ func sendCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return exitUsage
 		}
 		v := publish.InferValue(value)
-		if *asString {
+		if a.asString {
 			v = publish.StringValue(value)
 		}
 		b.Set(name, v)
@@ -95,7 +113,7 @@ func sendCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "casebridge send: message refused: %v\n", err)
 		return exitFailure
 	}
-	p, err := newPublisher(ctx, *queue, *topic)
+	p, err := newPublisher(ctx, a.queue, a.topic)
 	if err != nil {
 		fmt.Fprintf(stderr, "casebridge send: %v\n", err)
 		return exitFailure

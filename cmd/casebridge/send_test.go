@@ -33,6 +33,7 @@ func toolsAWS(t *testing.T, endpoint string) {
 		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_SQS": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint,
 		"CASEBRIDGE_QUEUE_URL": "", "CASEBRIDGE_DLQ_URL": "", "CASEBRIDGE_DOMAIN_ID": "",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", // no trace export unless a test asks
 	} {
 		t.Setenv(k, v)
 	}
