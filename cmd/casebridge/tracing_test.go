@@ -3,58 +3,22 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/casebridge/casebridge/internal/testkit/otlpsink"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/publish"
 )
-
-// spanSink is an OTLP/HTTP trace endpoint keeping every span it is sent.
-type spanSink struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-}
-
-func (r *spanSink) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	var in coltracepb.ExportTraceServiceRequest
-	if err != nil || req.URL.Path != "/v1/traces" || proto.Unmarshal(body, &in) != nil {
-		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
-		return
-	}
-	r.mu.Lock()
-	for _, rs := range in.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			r.spans = append(r.spans, ss.Spans...)
-		}
-	}
-	r.mu.Unlock()
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
-
-func (r *spanSink) take() []*tracepb.Span {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.spans
-	r.spans = nil
-	return out
-}
 
 func messageParent(m sqstypes.Message) trace.SpanContext {
 	c := propagation.MapCarrier{}
@@ -73,7 +37,7 @@ func TestSendTracing(t *testing.T) {
 	toolsAWS(t, g.Endpoint)
 	c := testbed.NewSQSClient(g.Endpoint)
 	url := g.QueueURLT(t, "updates")
-	sink := &spanSink{}
+	sink := &otlpsink.Sink{}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 	file := filepath.Join(t.TempDir(), "events.jsonl")
@@ -93,7 +57,7 @@ func TestSendTracing(t *testing.T) {
 		if code, _, stderr := toolsRun(t, "", args...); code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, code, stderr)
 		}
-		spans := sink.take()
+		spans := sink.Take()
 		if len(spans) != 1 || spans[0].Name != SpanSend || spans[0].Kind != tracepb.Span_SPAN_KIND_PRODUCER {
 			t.Fatalf("%s: exported %d spans %v, want one %q producer span", name, len(spans), spans, SpanSend)
 		}
@@ -122,7 +86,7 @@ func TestSendTracing(t *testing.T) {
 				}
 			}
 		}
-		if spans := sink.take(); len(spans) != 0 {
+		if spans := sink.Take(); len(spans) != 0 {
 			t.Errorf("%v: %d spans exported with tracing off", env, len(spans))
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casebridge/casebridge/internal/testkit/otlpsink"
+
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/casebridge/casebridge/internal/casesim"
@@ -22,7 +24,7 @@ import (
 // package from inside a span (its injected traceparent, nothing set by hand)
 // is traced by the worker binary as a child of that span.
 func TestPublishPackageTraceReachesWorker(t *testing.T) {
-	recv := &otlpReceiver{}
+	recv := &otlpsink.Sink{}
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
 	otlp := srv.URL
@@ -70,7 +72,7 @@ func TestPublishPackageTraceReachesWorker(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("worker exited with %v\n%s", err, logs.String())
 	}
-	for _, s := range recv.trace(pub.TraceID()) {
+	for _, s := range recv.Trace(pub.TraceID()) {
 		if s.Name == worker.SpanMessage {
 			if got := hex.EncodeToString(s.ParentSpanId); got != pub.SpanID().String() {
 				t.Errorf("message span's parent %s, want the publisher's span %s", got, pub.SpanID())

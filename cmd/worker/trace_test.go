@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/casebridge/casebridge/internal/testkit/otlpsink"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -20,9 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/consumer"
@@ -33,45 +30,6 @@ import (
 // traceSentinel marks the field values of the traced messages: none may
 // appear in any exported span (the reliability suite's rule, for spans).
 const traceSentinel = "SNTL7f3a"
-
-// otlpReceiver is an OTLP/HTTP trace endpoint: it keeps every span it is sent.
-type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	raw   strings.Builder // every request body, to look for sentinels in
-}
-
-func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	var in coltracepb.ExportTraceServiceRequest
-	if err != nil || req.URL.Path != "/v1/traces" || proto.Unmarshal(body, &in) != nil {
-		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
-		return
-	}
-	r.mu.Lock()
-	r.raw.Write(body)
-	for _, rs := range in.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			r.spans = append(r.spans, ss.Spans...)
-		}
-	}
-	r.mu.Unlock()
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
-
-func (r *otlpReceiver) trace(id trace.TraceID) []*tracepb.Span {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*tracepb.Span
-	for _, s := range r.spans {
-		if hex.EncodeToString(s.TraceId) == id.String() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 func spanAttr(s *tracepb.Span, key string) string {
 	for _, kv := range s.Attributes {
@@ -93,7 +51,7 @@ func spanAttr(s *tracepb.Span, key string) string {
 // invalid message's trace ends in the DLQ send; no field value is in any span;
 // the outcome log lines name the traces; SIGTERM flushes the last spans.
 func TestWorkerBinaryTracesEachMessage(t *testing.T) {
-	recv := &otlpReceiver{}
+	recv := &otlpsink.Sink{}
 	otlp := httptest.NewServer(recv)
 	defer otlp.Close()
 	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 30}, {Name: "dlq"}}})
@@ -155,7 +113,7 @@ func TestWorkerBinaryTracesEachMessage(t *testing.T) {
 
 	throttled := 0
 	for i, pub := range published {
-		spans := recv.trace(pub.TraceID())
+		spans := recv.Trace(pub.TraceID())
 		byID := map[string]*tracepb.Span{}
 		var msg *tracepb.Span
 		for _, s := range spans {
@@ -200,9 +158,7 @@ func TestWorkerBinaryTracesEachMessage(t *testing.T) {
 	if throttled == 0 {
 		t.Error("no UpdateCase span is marked throttled")
 	}
-	recv.mu.Lock()
-	if strings.Contains(recv.raw.String(), traceSentinel) {
+	if recv.Contains(traceSentinel) {
 		t.Error("a field value was exported in a span")
 	}
-	recv.mu.Unlock()
 }

@@ -1,0 +1,74 @@
+// Package otlpsink is an OTLP/HTTP trace endpoint for tests: it keeps every
+// span exported to it, and every request body as sent, so a test can follow
+// a trace and look for values that must never leave the process.
+package otlpsink
+
+import (
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Sink is an http.Handler for POST /v1/traces (protobuf). The zero value is ready.
+type Sink struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	raw   strings.Builder
+}
+
+// ServeHTTP keeps the spans of one export request.
+func (s *Sink) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	var in coltracepb.ExportTraceServiceRequest
+	if err != nil || req.URL.Path != "/v1/traces" || proto.Unmarshal(body, &in) != nil {
+		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.raw.Write(body)
+	for _, rs := range in.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			s.spans = append(s.spans, ss.Spans...)
+		}
+	}
+	s.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// Trace returns the spans received so far that belong to trace id.
+func (s *Sink) Trace(id trace.TraceID) []*tracepb.Span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*tracepb.Span
+	for _, sp := range s.spans {
+		if hex.EncodeToString(sp.TraceId) == id.String() {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// Take returns the spans received since the last Take and forgets them.
+func (s *Sink) Take() []*tracepb.Span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.spans
+	s.spans = nil
+	return out
+}
+
+// Contains reports whether any request body held text, byte for byte.
+func (s *Sink) Contains(text string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Contains(s.raw.String(), text)
+}
