@@ -47,6 +47,27 @@ func cleanEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// startWorker starts the worker binary on src (dead letters to dlq) against
+// the SQS endpoint and the simulator at simURL, with extra environment
+// variables; it is killed when the test ends. addr is its HTTP address.
+func startWorker(t *testing.T, sqsEndpoint, simURL, src, dlq string, extra ...string) (cmd *exec.Cmd, logs *testbed.SyncBuffer, addr string) {
+	t.Helper()
+	port, _ := testbed.FreePort()
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	cmd = exec.Command(workerBin, "run", "--shutdown-grace", "5s")
+	logs = &testbed.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.Env = cleanEnv(append([]string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_ENDPOINT_URL_SQS=" + sqsEndpoint, "AWS_ENDPOINT_URL_CONNECTCASES=" + simURL,
+		"CASEBRIDGE_QUEUE_URL=" + src, "CASEBRIDGE_DLQ_URL=" + dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
+		"CASEBRIDGE_HTTP_ADDR=" + addr}, extra...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, logs, addr
+}
+
 func runBin(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(workerBin, args...)
@@ -138,19 +159,7 @@ func TestWorkerBinaryEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port, _ := testbed.FreePort()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
-	var logs testbed.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
-		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
-		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
-		"CASEBRIDGE_HTTP_ADDR="+addr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() //nolint:errcheck
+	cmd, logs, addr := startWorker(t, g.Endpoint, simURL, src, dlq)
 	deadline := time.Now().Add(30 * time.Second)
 	for sim.Stats()["UpdateCase"][200] < 20 {
 		if time.Now().After(deadline) {

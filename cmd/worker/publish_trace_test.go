@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"net/http/httptest"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -45,19 +43,8 @@ func TestPublishPackageTraceReachesWorker(t *testing.T) {
 	span.End()
 	pub := span.SpanContext()
 
-	port, _ := testbed.FreePort()
-	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
-	var logs testbed.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
-		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
-		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
-		fmt.Sprintf("CASEBRIDGE_HTTP_ADDR=127.0.0.1:%d", port),
+	cmd, logs, _ := startWorker(t, g.Endpoint, simURL, src, dlq,
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+otlp, "OTEL_SERVICE_NAME=casebridge-test")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() //nolint:errcheck
 	deadline := time.Now().Add(30 * time.Second)
 	for sim.Stats()["UpdateCase"][200] < 1 {
 		if time.Now().After(deadline) {

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,19 +79,8 @@ func TestWorkerBinaryTracesEachMessage(t *testing.T) {
 		}
 	}
 
-	port, _ := testbed.FreePort()
-	cmd := exec.Command(workerBin, "run", "--shutdown-grace", "5s")
-	var logs testbed.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = cleanEnv("AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
-		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
-		"CASEBRIDGE_QUEUE_URL="+src, "CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID=3f7c6a2e-0d4b-4c1e-9a55-2b8f1e6d7c01",
-		fmt.Sprintf("CASEBRIDGE_HTTP_ADDR=127.0.0.1:%d", port), "CASEBRIDGE_LOG_LEVEL=debug",
+	cmd, logs, _ := startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_LOG_LEVEL=debug",
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL, "OTEL_SERVICE_NAME=casebridge-test")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() //nolint:errcheck
 	deadline := time.Now().Add(60 * time.Second)
 	for sim.Stats()["UpdateCase"][200] < applied || !strings.Contains(logs.String(), `"outcome":"dead-lettered"`) {
 		if time.Now().After(deadline) {
