@@ -8,13 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/casebridge/casebridge/internal/tracing"
 )
 
 // sendServiceName names `casebridge send`'s spans unless OTEL_SERVICE_NAME
@@ -25,15 +23,6 @@ const sendServiceName = "casebridge-send"
 // carries it as its traceparent (the publish package injects it).
 const SpanSend = "casebridge send"
 
-// sendTracingOn reports whether the standard variables ask for export, as
-// for the worker: an OTLP endpoint is set and the SDK is not disabled.
-func sendTracingOn(getenv func(string) string) bool {
-	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
-		return false
-	}
-	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-}
-
 // startSendSpan starts the send's span when tracing is on (exported over
 // OTLP/HTTP, configured by the standard OTEL_* variables) and returns ctx
 // holding it, and end, which marks a failed send on the span, ends it and flushes
@@ -43,27 +32,14 @@ func sendTracingOn(getenv func(string) string) bool {
 // nothing.
 func startSendSpan(ctx context.Context, getenv func(string) string, stderr io.Writer, queue, topic string) (context.Context, func(failed bool)) {
 	noop := func(bool) {}
-	if !sendTracingOn(getenv) {
+	if !tracing.Enabled(getenv) {
 		return ctx, noop
 	}
-	exp, err := otlptracehttp.New(ctx)
+	tp, err := tracing.NewProvider(ctx, sendServiceName)
 	if err != nil {
-		fmt.Fprintf(stderr, "casebridge send: tracing off: OTEL_EXPORTER_OTLP_*: %v\n", err)
+		fmt.Fprintf(stderr, "casebridge send: tracing off: %v\n", err)
 		return ctx, noop
 	}
-	res, err := resource.New(ctx,
-		resource.WithTelemetrySDK(),
-		resource.WithAttributes(attribute.String("service.name", sendServiceName)),
-		resource.WithFromEnv())
-	if err != nil {
-		fmt.Fprintf(stderr, "casebridge send: tracing off: OTEL_RESOURCE_ATTRIBUTES: %v\n", err)
-		return ctx, noop
-	}
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
-		sdktrace.WithResource(res),
-		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
-	)
 	system, dest := "aws_sqs", path.Base(queue)
 	if topic != "" {
 		system, dest = "aws_sns", topic[strings.LastIndex(topic, ":")+1:]

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"testing"
+
+	"github.com/casebridge/casebridge/internal/tracing"
 )
 
 func TestTracingFollowsTheStandardVariables(t *testing.T) {
@@ -17,7 +19,7 @@ func TestTracingFollowsTheStandardVariables(t *testing.T) {
 	}
 	for _, tc := range tests {
 		getenv := func(k string) string { return tc.env[k] }
-		if got := tracingOn(getenv); got != tc.want {
+		if got := tracing.Enabled(getenv); got != tc.want {
 			t.Errorf("%v: tracing %v, want %v", tc.env, got, tc.want)
 		}
 		tp, shutdown, err := setupTracing(context.Background(), getenv)
