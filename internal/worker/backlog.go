@@ -15,8 +15,9 @@ import (
 )
 
 // backlogWatch estimates how long the queue's backlog takes to drain at the
-// rate this instance gets from the quota, and warns when that is longer than
-// the oldest message has left before SQS deletes it (its retention period):
+// pace this instance deletes messages (what the quota lets through, more with
+// coalescing), and warns when that is longer than the oldest message has left
+// before SQS deletes it (its retention period):
 // at 2 UpdateCase calls/s a queue drains 172,800 updates a day, and what
 // waits longer than retention is lost silently.
 type backlogWatch struct {
@@ -57,7 +58,7 @@ func (b *backlogWatch) estimate() float64 {
 // backlogEstimate is one check's arithmetic.
 type backlogEstimate struct {
 	depth     int
-	rate      float64       // successful UpdateCase calls/s over the last minute
+	rate      float64       // messages deleted per second over the last minute
 	drain     time.Duration // depth ÷ rate; math.MaxInt64 when nothing gets through
 	retention time.Duration
 	oldestAge time.Duration // of the oldest message received since the last check; 0 if none
@@ -113,7 +114,7 @@ func (w *Worker) checkBacklog(ctx context.Context) {
 	if oldest := w.backlog.takeOldest(); !oldest.IsZero() {
 		age = time.Since(oldest)
 	}
-	e := estimateBacklog(depth, w.o.Metrics.successRate(), time.Duration(retSecs)*time.Second, age)
+	e := estimateBacklog(depth, w.o.Metrics.drainRate(), time.Duration(retSecs)*time.Second, age)
 	drain := e.drain.Seconds()
 	if e.drain == time.Duration(math.MaxInt64) {
 		drain = math.Inf(1)
@@ -123,7 +124,7 @@ func (w *Worker) checkBacklog(ctx context.Context) {
 	w.backlog.mu.Unlock()
 	if e.atRisk() {
 		w.o.Logger.Warn("the backlog will not drain before its oldest messages expire: raise the account's UpdateCase quota, turn on CASEBRIDGE_COALESCE if many updates hit the same cases, or set a ceiling on other callers of UpdateCase",
-			zap.Int("queueDepth", e.depth), zap.Float64("updateCasePerSecond", e.rate),
+			zap.Int("queueDepth", e.depth), zap.Float64("drainedPerSecond", e.rate),
 			zap.String("drainEstimate", drainText(e.drain)), zap.Duration("oldestMessageAge", e.oldestAge),
 			zap.Duration("retention", e.retention))
 	}
@@ -131,7 +132,7 @@ func (w *Worker) checkBacklog(ctx context.Context) {
 
 func drainText(d time.Duration) string {
 	if d == time.Duration(math.MaxInt64) {
-		return "never (no update got through in the last minute)"
+		return "never (nothing drained in the last minute)"
 	}
 	return fmt.Sprint(d.Round(time.Second))
 }

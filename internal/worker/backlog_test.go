@@ -39,9 +39,9 @@ func TestBacklogCheckWarnsBeforeMessagesExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := time.Now().Add(-time.Minute)
-	m.calls = newCallMeter(func() time.Time { return clock })
-	for range 2 * meterWindow { // 2 successes a second over the last minute
-		m.calls.record(true, false)
+	m.drained = newCallMeter(func() time.Time { return clock })
+	for range 2 * meterWindow { // 2 messages deleted a second over the last minute
+		m.drained.add(1, 0)
 		clock = clock.Add(500 * time.Millisecond)
 	}
 	// The oldest message received was sent 30 minutes ago: 30 minutes left,

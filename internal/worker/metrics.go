@@ -27,7 +27,8 @@ type Metrics struct {
 	deletes        prometheus.Counter
 	deleteFailures prometheus.Counter
 	heartbeats     *prometheus.CounterVec
-	calls          *callMeter
+	calls          *callMeter // UpdateCase successes and throttles
+	drained        *callMeter // messages deleted from the source queue
 }
 
 var _ consumer.Metrics = (*Metrics)(nil)
@@ -41,8 +42,9 @@ type LimiterStatus interface {
 // NewMetrics builds the registry; lim may be nil.
 func NewMetrics(lim LimiterStatus) *Metrics {
 	m := &Metrics{
-		calls: newCallMeter(time.Now),
-		reg:   prometheus.NewRegistry(),
+		calls:   newCallMeter(time.Now),
+		drained: newCallMeter(time.Now),
+		reg:     prometheus.NewRegistry(),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_messages_total",
 			Help: "Messages handled, by outcome and reason."}, []string{"outcome", "reason"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_updatecase_attempts_total",
@@ -87,17 +89,18 @@ func NewMetrics(lim LimiterStatus) *Metrics {
 func (m *Metrics) watchBacklog(drainSeconds func() float64) {
 	if m != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_backlog_drain_seconds",
-			Help: "Source queue depth ÷ casebridge_updatecase_success_rate: how long the backlog takes at the rate this instance gets (+Inf: nothing gets through)."},
+			Help: "Source queue depth ÷ messages this instance deleted per second over the last minute: how long the backlog takes at that pace (+Inf: nothing drained)."},
 			drainSeconds))
 	}
 }
 
-// successRate is successful UpdateCase calls/s over the last minute (0 without metrics).
-func (m *Metrics) successRate() float64 {
+// drainRate is messages deleted per second over the last minute (0 without
+// metrics): with coalescing, one call drains several.
+func (m *Metrics) drainRate() float64 {
 	if m == nil {
 		return 0
 	}
-	return m.calls.successRate()
+	return m.drained.successRate()
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -117,7 +120,7 @@ func (m *Metrics) ObserveRetryClass(c retry.Class) {
 
 func (m *Metrics) ObserveUpdateCase(d time.Duration, c retry.Class) {
 	if m != nil {
-		m.calls.record(c == "", c == retry.ClassThrottle)
+		m.calls.add(b2i(c == ""), b2i(c == retry.ClassThrottle))
 		m.latency.WithLabelValues(classLabel(c)).Observe(d.Seconds())
 	}
 }
@@ -142,6 +145,7 @@ func (m *Metrics) receiveError() {
 
 func (m *Metrics) deleted(n int) {
 	if m != nil {
+		m.drained.add(n, 0)
 		m.deletes.Add(float64(n))
 	}
 }
@@ -170,4 +174,11 @@ func resultLabel(err error) string {
 		return "error"
 	}
 	return "ok"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

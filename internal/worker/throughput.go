@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// callMeter counts UpdateCase successes and throttles per second over the
-// last minute: the rate the instance actually gets from the shared quota, and
-// whether the quota is what limits it.
+// callMeter counts events per second over the last minute: UpdateCase
+// successes and throttles (the rate the instance gets from the shared quota,
+// and whether the quota limits it), or messages deleted (how fast the queue
+// drains; more than calls when coalescing merges them).
 type callMeter struct {
 	now func() time.Time
 
@@ -27,7 +28,7 @@ func newCallMeter(now func() time.Time) *callMeter {
 	return &callMeter{now: now, startedAt: now()}
 }
 
-func (m *callMeter) record(success, throttle bool) {
+func (m *callMeter) add(successes, throttles int) {
 	sec := m.now().Unix()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -35,12 +36,8 @@ func (m *callMeter) record(success, throttle bool) {
 	if s.sec != sec {
 		*s = meterSlot{sec: sec}
 	}
-	if success {
-		s.successes++
-	}
-	if throttle {
-		s.throttles++
-	}
+	s.successes += successes
+	s.throttles += throttles
 }
 
 // window sums the last minute (or the time since start, if shorter).
@@ -59,7 +56,7 @@ func (m *callMeter) window() (successes, throttles int, span time.Duration) {
 	return successes, throttles, max(span, time.Second)
 }
 
-// successRate is successful UpdateCase calls per second over the last minute.
+// successRate is successes per second over the last minute.
 func (m *callMeter) successRate() float64 {
 	ok, _, span := m.window()
 	return float64(ok) / span.Seconds()

@@ -9,7 +9,7 @@ func TestCallMeterRateAndThrottles(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	m := newCallMeter(func() time.Time { return now })
 	for range 30 { // 2 successes a second for 15 s
-		m.record(true, false)
+		m.add(1, 0)
 		now = now.Add(500 * time.Millisecond)
 	}
 	if r := m.successRate(); r < 1.9 || r > 2.1 {
@@ -18,7 +18,7 @@ func TestCallMeterRateAndThrottles(t *testing.T) {
 	if m.throttled() {
 		t.Error("throttled with no throttle recorded")
 	}
-	m.record(false, true)
+	m.add(0, 1)
 	if !m.throttled() {
 		t.Error("a throttle in the last minute not seen")
 	}
