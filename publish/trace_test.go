@@ -5,26 +5,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casebridge/casebridge/internal/testkit/otlpsink"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
-
-// receivedParent is the span context a received message's trace attributes
-// name, as the worker reads them.
-func receivedParent(m sqstypes.Message) trace.SpanContext {
-	c := propagation.MapCarrier{}
-	for k, v := range m.MessageAttributes {
-		c[k] = aws.ToString(v.StringValue)
-	}
-	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), c))
-}
 
 // TestPublisherInjectsTraceContext: a publisher sending from inside a span
 // (single messages and batches, through the real SDK to goaws) gives every
@@ -68,7 +59,7 @@ func TestPublisherInjectsTraceContext(t *testing.T) {
 	}
 	got := receiveAllAttrs(t, c, url, 13)
 	for _, m := range got {
-		sc := receivedParent(m)
+		sc := otlpsink.ParentOf(m)
 		if sc.TraceID() != span.SpanContext().TraceID() || sc.SpanID() != span.SpanContext().SpanID() || !sc.IsSampled() {
 			t.Errorf("message %s: parent %v, want the publisher's span %v", aws.ToString(m.MessageId), sc, span.SpanContext())
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"net/http/httptest"
 	"os"
@@ -10,23 +9,11 @@ import (
 
 	"github.com/casebridge/casebridge/internal/testkit/otlpsink"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 	"github.com/casebridge/casebridge/publish"
 )
-
-func messageParent(m sqstypes.Message) trace.SpanContext {
-	c := propagation.MapCarrier{}
-	for k, v := range m.MessageAttributes {
-		c[k] = aws.ToString(v.StringValue)
-	}
-	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), c))
-}
 
 // TestSendTracing: with OTEL_EXPORTER_OTLP_ENDPOINT set, `casebridge send`
 // (one message, and --file) exports one span and every message it sends
@@ -62,7 +49,7 @@ func TestSendTracing(t *testing.T) {
 			t.Fatalf("%s: exported %d spans %v, want one %q producer span", name, len(spans), spans, SpanSend)
 		}
 		for _, m := range toolsDrain(t, c, url, want[name]) {
-			sc := messageParent(m)
+			sc := otlpsink.ParentOf(m)
 			if hex.EncodeToString(spans[0].TraceId) != sc.TraceID().String() || hex.EncodeToString(spans[0].SpanId) != sc.SpanID().String() {
 				t.Errorf("%s: message's traceparent %v, want the send's span %x/%x", name, sc, spans[0].TraceId, spans[0].SpanId)
 			}

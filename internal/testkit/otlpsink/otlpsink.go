@@ -4,12 +4,16 @@
 package otlpsink
 
 import (
+	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -71,4 +75,14 @@ func (s *Sink) Contains(text string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return strings.Contains(s.raw.String(), text)
+}
+
+// ParentOf is the span context a received SQS message's W3C trace attributes
+// (traceparent, tracestate) name, as a consumer reads them.
+func ParentOf(m sqstypes.Message) trace.SpanContext {
+	c := propagation.MapCarrier{}
+	for k, v := range m.MessageAttributes {
+		c[k] = aws.ToString(v.StringValue)
+	}
+	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), c))
 }
