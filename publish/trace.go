@@ -85,28 +85,29 @@ func (t traceAttrs) fits(existing, bodyLen int) bool {
 // sqsAttributes adds t to attrs (which may be nil) when it fits; it returns
 // attrs unchanged otherwise, nil staying nil.
 func (t traceAttrs) sqsAttributes(attrs map[string]sqstypes.MessageAttributeValue, bodyLen int) map[string]sqstypes.MessageAttributeValue {
-	if !t.fits(len(attrs), bodyLen) {
-		return attrs
-	}
-	if attrs == nil {
-		attrs = make(map[string]sqstypes.MessageAttributeValue, len(t))
-	}
-	for _, a := range t {
-		attrs[a.name] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(a.value)}
-	}
-	return attrs
+	return addTrace(t, attrs, bodyLen, func(v string) sqstypes.MessageAttributeValue {
+		return sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	})
 }
 
 // snsAttributes is sqsAttributes for an SNS Publish.
 func (t traceAttrs) snsAttributes(attrs map[string]snstypes.MessageAttributeValue, bodyLen int) map[string]snstypes.MessageAttributeValue {
+	return addTrace(t, attrs, bodyLen, func(v string) snstypes.MessageAttributeValue {
+		return snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	})
+}
+
+// addTrace is sqsAttributes and snsAttributes over either SDK's attribute
+// type, which differ only in name.
+func addTrace[V any](t traceAttrs, attrs map[string]V, bodyLen int, str func(string) V) map[string]V {
 	if !t.fits(len(attrs), bodyLen) {
 		return attrs
 	}
 	if attrs == nil {
-		attrs = make(map[string]snstypes.MessageAttributeValue, len(t))
+		attrs = make(map[string]V, len(t))
 	}
 	for _, a := range t {
-		attrs[a.name] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(a.value)}
+		attrs[a.name] = str(a.value)
 	}
 	return attrs
 }
