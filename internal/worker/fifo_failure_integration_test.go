@@ -137,15 +137,17 @@ func (b *fifoBed) checkOrder(t *testing.T) {
 
 // failingFront answers 500 to the first `fails` UpdateCase calls whose body
 // holds marker, and passes everything else to the simulator. It records the
-// order in which calls were answered: marker failures, marker success, and
-// successes for other cases.
+// order in which calls were answered: marker failures, marker success,
+// successes for the marker's own case (its group's later messages, which
+// must wait for it) and successes for other cases.
 type failingFront struct {
-	marker string
-	fails  int
+	marker     string
+	markerCase string
+	fails      int
 
 	mu     sync.Mutex
 	failed int
-	events []string // "fail", "marker-ok", "other-ok"
+	events []string // "fail", "marker-ok", "group-ok", "other-ok"
 }
 
 func (f *failingFront) start(t *testing.T, target string) string {
@@ -174,8 +176,11 @@ func (f *failingFront) start(t *testing.T, target string) string {
 		proxy.ServeHTTP(rec, r)
 		if rec.Code == http.StatusOK && r.Method == http.MethodPut {
 			what := "other-ok"
-			if marked {
+			switch {
+			case marked:
 				what = "marker-ok"
+			case strings.HasSuffix(r.URL.Path, "/cases/"+f.markerCase):
+				what = "group-ok"
 			}
 			f.mu.Lock()
 			f.events = append(f.events, what)
@@ -204,7 +209,7 @@ func TestFIFOGroupFailingMidway(t *testing.T) {
 			// core's 3 in-process attempts, so it must go back to the queue.
 			// (Its summary survives merging, so the marker works when coalescing.)
 			b.sendPriorities(t, n, map[int]string{5: "fail-me"})
-			front := &failingFront{marker: "fail-me", fails: 3}
+			front := &failingFront{marker: "fail-me", markerCase: caseID(5), fails: 3}
 			b.run(t, front.start(t, b.simURL), coalesce, n)
 			b.checkOrder(t)
 
