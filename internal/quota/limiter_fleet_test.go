@@ -156,6 +156,42 @@ func TestLimiterFleetSharesOneQuota(t *testing.T) {
 	}
 }
 
+// TestLimiterFleetExactShares (target 2 with the operator's arithmetic): the
+// same fleets, each instance with Ceiling = 0.95·R/3, the per-instance
+// CASEBRIDGE_RATE_LIMIT docs/deployment.md gives. Equal ceilings give equal
+// rates, which settle into a pattern where no three calls meet on the
+// account's bucket (TestFleetFixedRates), so the fleet meets target 2 with
+// almost no throttles; this is the enforced form of what the adaptive
+// limiter alone does not reach yet.
+func TestLimiterFleetExactShares(t *testing.T) {
+	for _, r := range []float64{2, 10} {
+		for _, seed := range fleetSeeds {
+			clk := newFakeClock()
+			lims := make([]*Limiter, 3)
+			for i := range lims {
+				lims[i] = NewLimiter(LimiterConfig{Clock: clk, Ceiling: 0.95 * r / 3})
+			}
+			fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
+			res := simulateFleet(lims, clk, fleetConfig{rate: r, burst: 2, runFor: 70 * time.Second, fleet: fleet},
+				[2]time.Duration{10 * time.Second, 70 * time.Second})
+			w := res.total[0]
+			var shares []string
+			for i, in := range res.instances {
+				gi := in.windows[0].goodput()
+				shares = append(shares, fmt.Sprintf("%.2f", gi))
+				if gi < r/3/2 {
+					t.Errorf("R=%v seed %d: instance %d got %.2f/s, want ≥ half its fair share %.2f", r, seed, i, gi, r/3)
+				}
+			}
+			t.Logf("R=%v seed %d: goodput %.2f/s (%.1f%%), %d of %d throttled (%.2f%%), per instance %s/s",
+				r, seed, w.goodput(), 100*w.goodput()/r, w.throttles, w.successes+w.throttles, 100*w.throttled(), strings.Join(shares, " "))
+			if w.goodput() < 0.9*r || w.throttled() > 0.10 {
+				t.Errorf("R=%v seed %d: goodput %.2f/s (want ≥ 90%%), throttled %.2f%% (want ≤ 10%%)\n%s", r, seed, w.goodput(), 100*w.throttled(), traces(res))
+			}
+		}
+	}
+}
+
 // TestLimiterColdStartIsPolite (target 3): a fresh Lambda environment's first
 // batch, 10 records all in flight, against R = 2 burst 2 makes at most 2
 // throttled calls; yet a generous quota (R = 1000) is found within seconds:

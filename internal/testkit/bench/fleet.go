@@ -22,17 +22,37 @@ type fleetGroup struct {
 	r     float64 // UpdateCase calls/s the simulator allows
 	burst int
 	n     int // worker processes
+	// shares gives every worker CASEBRIDGE_RATE_LIMIT = shareOfQuota·r/n,
+	// the exact shares docs/deployment.md's quota arithmetic gives operators.
+	shares bool
+}
+
+// shareOfQuota is the part of the quota the exact-shares groups split: the
+// arithmetic's R with 5 % left for other callers and timing noise.
+const shareOfQuota = 0.95
+
+// rateLimit is each worker's CASEBRIDGE_RATE_LIMIT, 0 for none.
+func (g fleetGroup) rateLimit() float64 {
+	if !g.shares {
+		return 0
+	}
+	return shareOfQuota * g.r / float64(g.n)
 }
 
 func (g fleetGroup) scenario() string {
+	s := fmt.Sprintf("9 fleet R=%g, %d workers", g.r, g.n)
 	if g.n == 1 {
-		return fmt.Sprintf("9 fleet R=%g, 1 worker", g.r)
+		s = fmt.Sprintf("9 fleet R=%g, 1 worker", g.r)
 	}
-	return fmt.Sprintf("9 fleet R=%g, %d workers", g.r, g.n)
+	if g.shares {
+		s += fmt.Sprintf(", RATE_LIMIT %.3g each", g.rateLimit())
+	}
+	return s
 }
 
-// fleetGroups are the groups the scenario runs.
-var fleetGroups = []fleetGroup{{2, 2, 1}, {2, 2, 3}, {10, 2, 3}}
+// fleetGroups are the groups the scenario runs: the adaptive limiter alone,
+// then the same fleets with exact shares.
+var fleetGroups = []fleetGroup{{2, 2, 1, false}, {2, 2, 3, false}, {10, 2, 3, false}, {2, 2, 3, true}, {10, 2, 3, true}}
 
 type fleetResult struct {
 	counts    updateCounts // the simulator's UpdateCase answers in the window
@@ -60,6 +80,9 @@ const (
 func (e *env) fleetWorkers(ctx context.Context, g fleetGroup, warm, window time.Duration) (fleetResult, error) {
 	var res fleetResult
 	name := fmt.Sprintf("fleet-r%g-n%d", g.r, g.n)
+	if g.shares {
+		name += "-shares"
+	}
 	sim, simURL, err := e.startSim(ctx, name+"-casesim")
 	if err != nil {
 		return res, err
@@ -96,7 +119,8 @@ func (e *env) fleetWorkers(ctx context.Context, g fleetGroup, warm, window time.
 	}
 	defer stopAll()
 	for i := range g.n {
-		w, err := e.startWorkerAt(ctx, fmt.Sprintf("%s-w%d", name, i+1), e.goaws.Endpoint, simURL, url, dlq, "CASEBRIDGE_COALESCE=off")
+		w, err := e.startWorkerAt(ctx, fmt.Sprintf("%s-w%d", name, i+1), e.goaws.Endpoint, simURL, url, dlq, "CASEBRIDGE_COALESCE=off",
+			fmt.Sprintf("CASEBRIDGE_RATE_LIMIT=%g", g.rateLimit()))
 		if err != nil {
 			return res, err
 		}
