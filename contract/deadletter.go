@@ -17,12 +17,15 @@ const ErrorAttribute = "casebridge-error"
 type Reason string
 
 const (
-	// ReasonInvalidMessage: the body is not a valid contract v1 message.
+	// ReasonInvalidMessage: the body is not a valid contract v1 message, or,
+	// with mapping rules, no rule maps it (Code says why).
 	ReasonInvalidMessage Reason = "invalid-message"
 	// ReasonValidation: Connect Cases rejected the update (ValidationException),
-	// or a value cannot be converted to its field's type.
+	// a value cannot be converted to its field's type, or a rule's case
+	// lookup found several cases (CodeAmbiguousLookup).
 	ReasonValidation Reason = "validation"
-	// ReasonNotFound: the domain or case does not exist (ResourceNotFoundException).
+	// ReasonNotFound: the domain or case does not exist (ResourceNotFoundException),
+	// or a rule's case lookup found no case (CodeLookupNoMatch).
 	ReasonNotFound Reason = "not-found"
 	// ReasonForbidden: dead-lettered, performedBy breaks the deployment's
 	// policy; left on the queue, Connect Cases denied access (a deployment
@@ -51,6 +54,28 @@ const (
 	ReasonDLQUnformable Reason = "dlq-unformable"
 )
 
+// Codes casebridge itself puts in a DeadLetterRecord's Code when the cause
+// is not an API error (those keep the API's code, e.g.
+// "ResourceNotFoundException"). Each goes with one class, so an operator can
+// count and redrive them apart (casebridge dlq stats / redrive --code).
+const (
+	// CodeNoRuleMatched (invalid-message): rules are configured, no rule's
+	// condition is true for the event, and the body is not contract v1
+	// either.
+	CodeNoRuleMatched = "no-rule-matched"
+	// CodeExpressionFailed (invalid-message): a rule's expression raised an
+	// error on the event (a missing key, a wrong type, its cost limit).
+	CodeExpressionFailed = "expression-failed"
+	// CodeUnconvertibleValue (validation): a rule's result is not a Cases
+	// value, or cannot be converted to its field's type.
+	CodeUnconvertibleValue = "unconvertible-value"
+	// CodeAmbiguousLookup (validation): a rule's case lookup found more than
+	// one case; casebridge never updates several.
+	CodeAmbiguousLookup = "ambiguous-lookup"
+	// CodeLookupNoMatch (not-found): a rule's case lookup found no case.
+	CodeLookupNoMatch = "lookup-no-match"
+)
+
 // DeadLetters reports whether r is a dead-letter class.
 func (r Reason) DeadLetters() bool {
 	switch r {
@@ -64,7 +89,7 @@ func (r Reason) DeadLetters() bool {
 // message was dead-lettered, in a form any language can parse.
 type DeadLetterRecord struct {
 	Class           Reason `json:"class"`
-	Code            string `json:"code,omitempty"` // the Connect Cases error code, if any
+	Code            string `json:"code,omitempty"` // the Connect Cases error code, or one of the Code constants
 	Message         string `json:"message"`        // the error, bounded, never a field value
 	ReceiveCount    int    `json:"receiveCount"`
 	SourceQueue     string `json:"sourceQueue"`     // queue URL (worker) or ARN (Lambda)

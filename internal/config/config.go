@@ -35,6 +35,15 @@ type Config struct {
 	// FieldCatalogRefresh is how often the catalog reloads field definitions.
 	FieldCatalogRefresh time.Duration
 
+	// Rules is the mapping rules file ("" = none: contract v1 only). A
+	// relative path is taken from the Lambda's task root, or the worker's
+	// working directory.
+	Rules string
+	// LookupTTL and LookupMissTTL are how long a rule's case lookup is
+	// remembered when it found one case, and when it found none or several.
+	LookupTTL     time.Duration
+	LookupMissTTL time.Duration
+
 	// The performedBy policy: allowed customEntity values (comma-separated exact
 	// values or path.Match patterns, empty = any), whether userArn is allowed, and
 	// the claim applied to messages without one.
@@ -51,6 +60,8 @@ const (
 	DefaultMaxReceives    = 8
 	DefaultMaxHold        = 10 * time.Minute
 	DefaultShutdownGrace  = 25 * time.Second
+	DefaultLookupTTL      = 5 * time.Minute
+	DefaultLookupMissTTL  = 30 * time.Second
 )
 
 // Defaults returns the documented defaults.
@@ -67,6 +78,8 @@ func Defaults() Config {
 
 		FieldCatalogRefresh: 5 * time.Minute,
 		PerformedByUserArn:  true,
+		LookupTTL:           DefaultLookupTTL,
+		LookupMissTTL:       DefaultLookupMissTTL,
 	}
 }
 
@@ -98,6 +111,9 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_PERFORMED_BY_DEFAULT", "performed-by-default", "performedBy for messages without one: a customEntity name, or a user ARN (arn:…)", (*stringValue)(&c.PerformedByDefault)},
 		{"CASEBRIDGE_COALESCE", "coalesce", "on/off: merge updates for the same case waiting for the rate limit into one UpdateCase call", (*onOff)(&c.Coalesce)},
 		{"CASEBRIDGE_FIELD_CATALOG_REFRESH", "field-catalog-refresh", "how often the field catalog reloads", (*durationValue)(&c.FieldCatalogRefresh)},
+		{"CASEBRIDGE_RULES", "rules", "mapping rules file for events that are not contract v1 (relative: from LAMBDA_TASK_ROOT in the Lambda)", (*stringValue)(&c.Rules)},
+		{"CASEBRIDGE_LOOKUP_TTL", "lookup-ttl", "how long a rule's case lookup that found the case is cached", (*durationValue)(&c.LookupTTL)},
+		{"CASEBRIDGE_LOOKUP_MISS_TTL", "lookup-miss-ttl", "how long a case lookup that found no case, or several, is cached", (*durationValue)(&c.LookupMissTTL)},
 	}
 }
 
