@@ -54,7 +54,7 @@ type Options struct {
 	// MaxWait bounds one shared search, retries and pacing included (30s),
 	// and never outlasts the deadline of the caller that started it.
 	MaxWait time.Duration
-	Logger  *zap.Logger // nil → no logs
+	Logger  *zap.Logger      // nil → no logs
 	Now     func() time.Time // the cache's clock
 }
 

@@ -51,7 +51,7 @@ func searches(sim *casesim.Server) (ok, throttled int) {
 // clock is a settable Now for TTL tests.
 type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Unix(0, c.ns.Load()) }
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestFindAnswersAndCaches(t *testing.T) {
