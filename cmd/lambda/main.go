@@ -50,7 +50,8 @@ func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.
 		return nil, err
 	}
 	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
-	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log})
+	// A relative CASEBRIDGE_RULES names a file in the function's package.
+	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log, RulesDir: os.Getenv("LAMBDA_TASK_ROOT")})
 	if err != nil {
 		return nil, err
 	}

@@ -23,18 +23,22 @@ import (
 // without spending quota); failing to load the catalog returns the load's
 // error.
 func (c *Catalog) Resolve(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
+	return c.resolveWith(ctx, in, false)
+}
+
+func (c *Catalog) resolveWith(ctx context.Context, in *connectcases.UpdateCaseInput, widen bool) (*connectcases.UpdateCaseInput, error) {
 	domainID := aws.ToString(in.DomainId)
 	d, err := c.Domain(ctx, domainID)
 	if err != nil {
 		return nil, err
 	}
-	out, err := resolve(d, in)
+	out, err := resolve(d, in, widen)
 	if errors.Is(err, errUnknown) {
 		// Perhaps a field or option was added since the last load.
 		if d, err = c.refreshIfStale(ctx, d); err != nil {
 			return nil, err
 		}
-		out, err = resolve(d, in)
+		out, err = resolve(d, in, widen)
 	}
 	var rej *rejection
 	if errors.As(err, &rej) {
@@ -58,7 +62,7 @@ func reject(unknown bool, format string, args ...any) *rejection {
 	return &rejection{rule: fmt.Sprintf(format, args...), unknown: unknown}
 }
 
-func resolve(d *Domain, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error) {
+func resolve(d *Domain, in *connectcases.UpdateCaseInput, widen bool) (*connectcases.UpdateCaseInput, error) {
 	out := *in
 	out.Fields = make([]types.FieldValue, len(in.Fields))
 	seen := make(map[string]int, len(in.Fields))
@@ -76,7 +80,11 @@ func resolve(d *Domain, in *connectcases.UpdateCaseInput) (*connectcases.UpdateC
 			return nil, rej
 		}
 		seen[f.ID] = i
-		v, rej := convert(f, fv.Value)
+		v := fv.Value
+		if widen {
+			v = widenToText(f, v)
+		}
+		v, rej := convert(f, v)
 		if rej != nil {
 			rej.path = fmt.Sprintf("fields[%d].value", i)
 			return nil, rej

@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.MaxInFlight != 64 || c.MaxReceives != 8 || c.MaxHold != 10*time.Minute || c.ShutdownGrace != 25*time.Second ||
-		c.HTTPAddr != ":8080" || c.LogLevel != zapcore.InfoLevel || c.RateLimit != 0 || c.MaxBodyBytes != 1<<20 || c.MaxConcurrency != 10 {
+		c.HTTPAddr != ":8080" || c.LogLevel != zapcore.InfoLevel || c.RateLimit != 0 || c.MaxBodyBytes != 1<<20 || c.MaxConcurrency != 10 ||
+		c.Rules != "" || c.LookupTTL != 5*time.Minute || c.LookupMissTTL != 30*time.Second {
 		t.Errorf("defaults %+v differ from the documented ones", c)
 	}
 }
@@ -37,6 +38,11 @@ func TestFromEnv(t *testing.T) {
 		{"catalog", map[string]string{"CASEBRIDGE_FIELD_CATALOG": "on"}, func(c Config) bool { return c.FieldCatalog }, ""},
 		{"strings", map[string]string{"CASEBRIDGE_QUEUE_URL": "q", "CASEBRIDGE_DLQ_URL": "d", "CASEBRIDGE_DOMAIN_ID": "dom"},
 			func(c Config) bool { return c.QueueURL == "q" && c.DLQURL == "d" && c.DomainID == "dom" }, ""},
+		{"rules and lookup cache", map[string]string{"CASEBRIDGE_RULES": "rules.json", "CASEBRIDGE_LOOKUP_TTL": "1m", "CASEBRIDGE_LOOKUP_MISS_TTL": "5s"},
+			func(c Config) bool {
+				return c.Rules == "rules.json" && c.LookupTTL == time.Minute && c.LookupMissTTL == 5*time.Second
+			}, ""},
+		{"bad lookup TTL", map[string]string{"CASEBRIDGE_LOOKUP_MISS_TTL": "0s"}, nil, "CASEBRIDGE_LOOKUP_MISS_TTL"},
 		{"bad duration names the variable", map[string]string{"CASEBRIDGE_MAX_HOLD": "10"}, nil, "CASEBRIDGE_MAX_HOLD"},
 		{"negative in-flight", map[string]string{"CASEBRIDGE_MAX_IN_FLIGHT": "-1"}, nil, "CASEBRIDGE_MAX_IN_FLIGHT"},
 		{"bad rate", map[string]string{"CASEBRIDGE_RATE_LIMIT": "fast"}, nil, "CASEBRIDGE_RATE_LIMIT"},

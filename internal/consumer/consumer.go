@@ -82,6 +82,7 @@ type Outcome struct {
 	CaseID   string
 	DomainID string
 	EventID  string // the publisher's eventId, if any
+	Rule     string // the mapping rule that mapped the message; "" for contract v1
 	Duration time.Duration
 }
 

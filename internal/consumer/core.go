@@ -35,9 +35,12 @@ type Options struct {
 	// type). A *contract.RejectionError from it dead-letters the message as
 	// validation without spending quota.
 	Resolver Resolver
-	Limiter  *quota.Limiter // shared by every message of the process; nil → no limit
-	Circuit  *quota.Circuit // access-denied circuit; nil → none
-	Metrics  Metrics        // nil → none
+	// Finder finds the case of a request a mapping rule maps by a lookup
+	// (the Mapper's rules); required when the rules have lookups.
+	Finder  CaseFinder
+	Limiter *quota.Limiter // shared by every message of the process; nil → no limit
+	Circuit *quota.Circuit // access-denied circuit; nil → none
+	Metrics Metrics        // nil → none
 	// PerformedBy is the deployment's policy for the publisher's audit claim;
 	// a message that breaks it is dead-lettered as forbidden.
 	PerformedBy PerformedByPolicy
@@ -125,50 +128,72 @@ func (c *Core) handle(ctx context.Context, m Message) Outcome {
 
 // Resolver prepares a mapped request for the call (see Options.Resolver).
 type Resolver interface {
+	// Resolve prepares a contract v1 message's request.
 	Resolve(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error)
+	// ResolveRule prepares a mapping rule's request, converting its values
+	// to their fields' types more widely (a number to a Text field's string).
+	ResolveRule(ctx context.Context, in *connectcases.UpdateCaseInput) (*connectcases.UpdateCaseInput, error)
 }
 
 // request is a message made ready for UpdateCase.
 type request struct {
 	in      *connectcases.UpdateCaseInput
 	eventID string
+	rule    string      // the mapping rule that mapped it; "" for contract v1
+	lookup  *caseLookup // how its case was found, if by a lookup
 }
 
 // prepare maps m, applies the performedBy policy and the resolver. When m
 // ends there (dead-lettered, or kept on the queue) it returns that outcome;
 // no quota has been spent on it.
 func (c *Core) prepare(ctx context.Context, m Message) (request, *Outcome) {
-	mapped, err := c.o.Mapper.Map([]byte(m.Body))
+	mapped, err := c.o.Mapper.MapEvent(ctx, []byte(m.Body))
 	if err != nil {
-		out := c.deadLetter(ctx, m, Outcome{Reason: contract.ReasonInvalidMessage, Err: err})
+		out := c.deadLetter(ctx, m, mapFailure(err))
 		return request{}, &out
 	}
-	req := request{in: mapped.Input, eventID: mapped.EventID}
+	req := request{in: mapped.Input, eventID: mapped.EventID, rule: mapped.Rule}
 	if err := c.o.PerformedBy.apply(req.in); err != nil {
 		out := c.settle(ctx, m, req, Outcome{Kind: DeadLettered, Reason: contract.ReasonForbidden, Err: err})
 		return request{}, &out
 	}
-	if c.o.Resolver == nil {
-		return req, nil
+	lk, err := c.resolve(ctx, &req, mapped.Lookup)
+	if err == nil && lk != nil {
+		// Last, so a request refused for its values or its performedBy
+		// spends no SearchCases quota either.
+		req.lookup = lk
+		err = c.findCase(ctx, &req)
 	}
-	resolved, err := c.o.Resolver.Resolve(ctx, req.in)
 	if err == nil {
-		req.in = resolved
 		return req, nil
 	}
-	out := Outcome{Kind: DeadLettered, Reason: contract.ReasonValidation, Err: err}
-	var rej *contract.RejectionError
-	if !errors.As(err, &rej) {
-		// The resolver could not load what it needs (throttled, unreachable,
-		// denied, or no such domain): judged like a failed call.
-		cl := stopped(ctx, retry.Classify(ctx, err))
-		out = Outcome{Kind: DeadLettered, Reason: contract.Reason(cl.Class), Err: cl.Err, Code: cl.Code}
-		if !cl.Class.Permanent() {
-			out = c.retryLater(out, cl, retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap))
-		}
-	}
+	out := c.prepareFailure(ctx, err)
 	out = c.settle(ctx, m, req, out)
 	return request{}, &out
+}
+
+// prepareFailure judges an error met while preparing a request: a
+// rejection is the message's (validation), a lookup's answer has its own
+// outcome, and anything else (the catalog or SearchCases throttled,
+// unreachable, denied, or no such domain) is judged like a failed call.
+func (c *Core) prepareFailure(ctx context.Context, err error) Outcome {
+	if out, ok := lookupOutcome(err); ok {
+		return out
+	}
+	var rej *contract.RejectionError
+	if errors.As(err, &rej) {
+		return Outcome{Kind: DeadLettered, Reason: contract.ReasonValidation, Err: err}
+	}
+	var cl retry.Classified
+	if !errors.As(err, &cl) {
+		cl = retry.Classify(ctx, err)
+	}
+	cl = stopped(ctx, cl)
+	out := Outcome{Kind: DeadLettered, Reason: contract.Reason(cl.Class), Err: cl.Err, Code: cl.Code}
+	if !cl.Class.Permanent() {
+		out = c.retryLater(out, cl, retry.NewBackoff(c.o.BackoffBase, c.o.BackoffCap))
+	}
+	return out
 }
 
 // settle turns what became of m's request into m's outcome: permanent
@@ -178,6 +203,8 @@ func (c *Core) settle(ctx context.Context, m Message, req request, out Outcome) 
 	out.CaseID = aws.ToString(req.in.CaseId)
 	out.DomainID = aws.ToString(req.in.DomainId)
 	out.EventID = req.eventID
+	out.Rule = req.rule
+	c.forgetStale(req, out)
 	switch {
 	case out.Kind == Done:
 		return out

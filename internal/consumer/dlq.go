@@ -45,7 +45,7 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 			zapMessage(m, out.Reason, err)...)
 		return Outcome{Kind: RetryLater, Reason: contract.ReasonDLQUnformable, Delay: c.o.MinRetryDelay,
 			Err: fmt.Errorf("%s: %w", out.Reason, err), Code: out.Code, Attempts: out.Attempts,
-			CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID}
+			CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID, Rule: out.Rule}
 	}
 	// The budget may be spent (that is often why we are here); the send gets its own.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqSendTimeout)
@@ -58,7 +58,7 @@ func (c *Core) deadLetter(ctx context.Context, m Message, out Outcome) Outcome {
 	if err != nil {
 		return Outcome{Kind: RetryLater, Reason: contract.ReasonDLQSendFailed, Delay: c.o.MinRetryDelay,
 			Err: fmt.Errorf("sending to DLQ (%s): %w", out.Reason, err), Code: out.Code,
-			Attempts: out.Attempts, CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID}
+			Attempts: out.Attempts, CaseID: out.CaseID, DomainID: out.DomainID, EventID: out.EventID, Rule: out.Rule}
 	}
 	out.Kind = DeadLettered
 	return out

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/rules"
 )
 
 // log writes one line per message outcome: ids, outcome, reason, the bounded
@@ -31,6 +32,9 @@ func (c *Core) log(m Message, out Outcome) {
 	}
 	if out.EventID != "" {
 		fields = append(fields, zap.String("eventId", out.EventID))
+	}
+	if out.Rule != "" {
+		fields = append(fields, zap.String("rule", out.Rule))
 	}
 	if out.Code != "" {
 		fields = append(fields, zap.String("code", out.Code))
@@ -63,7 +67,11 @@ func errorText(err error) string {
 	var scrubbed *scrubbedError
 	var api smithy.APIError
 	s := err.Error()
+	var mapErr *rules.MapError
 	switch {
+	case errors.As(err, &mapErr):
+		// Before the rejection it may wrap: the code and rule come first.
+		s = mapErrorText(mapErr)
 	case errors.As(err, &rej):
 		s = rej.Error()
 	case errors.As(err, &scrubbed):

@@ -1,5 +1,6 @@
 // Package mapper turns one SQS message body into a Connect Cases UpdateCase
-// request, or into a rejection a person can act on.
+// request (or, by a mapping rule, a request waiting for its case lookup), or
+// into a rejection a person can act on.
 //
 // The steps are: unwrap the envelope (raw, SNS notification, EventBridge
 // event; one level) → decode contract v1 strictly → validate (the contract
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
 	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/rules"
 )
 
 // RejectionError is the contract's rejection: a message that can never
@@ -36,6 +38,9 @@ const (
 type Config struct {
 	DefaultDomainID string // used when the message has no domainId
 	MaxBodyBytes    int    // 0 means 1 MiB (the SQS limit)
+	// Rules, if set, map events that upstream systems send in their own
+	// shape (MapEvent); nil maps contract v1 only.
+	Rules *rules.Set
 }
 
 // Mapper maps message bodies to UpdateCase requests. The zero value works
@@ -55,17 +60,18 @@ type Mapped struct {
 	EventID    string
 	OccurredAt time.Time // zero when absent
 	Envelope   string    // "raw", "sns" or "eventbridge"
+	// Rule names the mapping rule that mapped the body; "" for contract v1.
+	Rule string
+	// Lookup, when set, is the case lookup that must supply Input.CaseId
+	// (nil until then); its DomainID is Input's.
+	Lookup *rules.Lookup
 }
 
 // Map turns one body, exactly as SQS delivered it, into a request. The error
 // is always a *RejectionError (find it with errors.As).
 func (m *Mapper) Map(body []byte) (*Mapped, error) {
-	limit := m.cfg.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
-	if len(body) > limit {
-		return nil, &RejectionError{Path: "$", Rule: fmt.Sprintf("body is %d bytes, over the %d-byte limit", len(body), limit)}
+	if err := m.checkSize(body); err != nil {
+		return nil, err
 	}
 	payload, envelope, err := m.unwrap(body)
 	if err != nil {
@@ -92,6 +98,17 @@ func (m *Mapper) Map(body []byte) (*Mapped, error) {
 		out.OccurredAt, _ = time.Parse(time.RFC3339, msg.OccurredAt)
 	}
 	return out, nil
+}
+
+func (m *Mapper) checkSize(body []byte) error {
+	limit := m.cfg.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if len(body) > limit {
+		return &RejectionError{Path: "$", Rule: fmt.Sprintf("body is %d bytes, over the %d-byte limit", len(body), limit)}
+	}
+	return nil
 }
 
 // build converts a validated message. Strings are shared with msg, not
