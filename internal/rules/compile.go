@@ -46,6 +46,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/ext"
 )
@@ -98,6 +99,7 @@ type performedByJSON struct {
 // Set is a compiled rules file; it is immutable and safe for concurrent use.
 type Set struct {
 	rules []*rule
+	reads *reads // the part of an event any rule can observe
 }
 
 // Compile checks and compiles a rules file. Every error is a *CompileError.
@@ -120,10 +122,10 @@ func Compile(data []byte) (*Set, error) {
 		return nil, &CompileError{Index: -1, Err: err}
 	}
 	offsets := ruleOffsets(data)
-	s := &Set{}
+	s := &Set{reads: newReads()}
 	names := map[string]bool{}
 	for i, raw := range f.Rules {
-		r, err := compileRule(env, raw, f.DefaultDomain)
+		r, err := compileRule(env, s.reads, raw, f.DefaultDomain)
 		if err != nil {
 			var ce *CompileError
 			if !errors.As(err, &ce) {
@@ -220,7 +222,7 @@ func newEnv() (*cel.Env, error) {
 	)
 }
 
-func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule, error) {
+func compileRule(env *cel.Env, rd *reads, raw json.RawMessage, defaultDomain string) (*rule, error) {
 	var rj ruleJSON
 	if err := strictUnmarshal(raw, &rj); err != nil {
 		// Name the rule even when its shape is wrong, if it has a name.
@@ -243,11 +245,11 @@ func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule
 		return r, fmt.Errorf(`"set": 1..%d fields required`, MaxSetFields)
 	}
 	var err error
-	if r.when, err = compileExpr(env, "when", rj.When, cel.BoolType); err != nil {
+	if r.when, err = compileExpr(env, rd, "when", rj.When, cel.BoolType); err != nil {
 		return r, err
 	}
 	if rj.CaseID != "" {
-		if r.caseID, err = compileExpr(env, "caseId", rj.CaseID, cel.StringType); err != nil {
+		if r.caseID, err = compileExpr(env, rd, "caseId", rj.CaseID, cel.StringType); err != nil {
 			return r, err
 		}
 	} else {
@@ -255,7 +257,7 @@ func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule
 			return r, errors.New(`"lookup" needs "fieldId" and "value"`)
 		}
 		r.lookupField = rj.Lookup.FieldID
-		if r.lookupValue, err = compileExpr(env, "lookup.value", rj.Lookup.Value, nil); err != nil {
+		if r.lookupValue, err = compileExpr(env, rd, "lookup.value", rj.Lookup.Value, nil); err != nil {
 			return r, err
 		}
 	}
@@ -265,7 +267,7 @@ func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule
 	}
 	sort.Strings(ids) // a stable field order in every UpdateCaseInput
 	for _, id := range ids {
-		fs, err := compileSet(env, id, rj.Set[id])
+		fs, err := compileSet(env, rd, id, rj.Set[id])
 		if err != nil {
 			return r, err
 		}
@@ -277,7 +279,7 @@ func compileRule(env *cel.Env, raw json.RawMessage, defaultDomain string) (*rule
 	return r, nil
 }
 
-func compileSet(env *cel.Env, id string, v valueJSON) (setField, error) {
+func compileSet(env *cel.Env, rd *reads, id string, v valueJSON) (setField, error) {
 	where := "set." + id
 	n := 0
 	for _, has := range []bool{v.Expr != "", v.Value != nil, v.Clear} {
@@ -299,18 +301,24 @@ func compileSet(env *cel.Env, id string, v valueJSON) (setField, error) {
 		}
 		fs.constant = c
 	default:
-		p, err := compileExpr(env, where, v.Expr, nil)
+		p, err := compileExpr(env, rd, where, v.Expr, nil)
 		if err != nil {
 			return setField{}, err
 		}
 		fs.expr = p
+		if p.constant != nil {
+			if c, err := toFieldValue(p.constant); err == nil {
+				fs.constant, fs.expr = c, nil
+			}
+		}
 	}
 	return fs, nil
 }
 
-// compileExpr parses, checks and plans one expression; want (nil: any) is
-// the result type it must be able to have.
-func compileExpr(env *cel.Env, where, src string, want *cel.Type) (*expr, error) {
+// compileExpr parses, checks and plans one expression, and adds what it
+// reads of an event to rd; want (nil: any) is the result type it must be
+// able to have.
+func compileExpr(env *cel.Env, rd *reads, where, src string, want *cel.Type) (*expr, error) {
 	if len(src) > MaxExprBytes {
 		// Refused before CEL sees it: parsing is what costs memory.
 		return nil, &CompileError{Expr: where, Err: fmt.Errorf("expression is %d bytes, at most %d", len(src), MaxExprBytes)}
@@ -338,7 +346,17 @@ func compileExpr(env *cel.Env, where, src string, want *cel.Type) (*expr, error)
 	if err != nil {
 		return nil, &CompileError{Expr: where, Err: err}
 	}
-	return &expr{where: where, prg: prg}, nil
+	checked := ast.NativeRep()
+	e := &expr{where: where, prg: prg,
+		loops: len(celast.MatchDescendants(celast.NavigateAST(checked), celast.KindMatcher(celast.ComprehensionKind))) > 0}
+	if !rd.addExpr(checked.Expr()) {
+		// It reads no event, so it has one value: computed once here. One
+		// that fails keeps failing on every event, as written.
+		if v, _, err := prg.Eval(map[string]any{}); err == nil {
+			e.constant = v
+		}
+	}
+	return e, nil
 }
 
 // eventSize bounds every string, list and map in an event by the largest

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	cases "github.com/aws/aws-sdk-go-v2/service/connectcases/types"
-	jsonv2 "github.com/go-json-experiment/json"
 )
 
 type rule struct {
@@ -29,8 +28,13 @@ type rule struct {
 }
 
 type expr struct {
-	where string
-	prg   cel.Program
+	where    string
+	prg      cel.Program
+	constant ref.Val // its value when it reads no event; nil: evaluate prg
+	// loops: it has a comprehension (all, exists, map, filter…), the
+	// only place CEL checks for cancellation; only then is setting up a
+	// cancellable evaluation worth its cost.
+	loops bool
 }
 
 // setField is one field to set: a constant, or an expression per event.
@@ -61,7 +65,7 @@ type Result struct {
 // envelopes already unwrapped): the first rule whose condition is true
 // maps it. Every error is a *MapError.
 func (s *Set) Map(ctx context.Context, event []byte) (Result, error) {
-	ev, err := decodeEvent(event)
+	ev, err := s.reads.decodeEvent(event)
 	if err != nil {
 		return Result{}, &MapError{Code: CodeInvalidEvent, Err: err}
 	}
@@ -78,17 +82,6 @@ func (s *Set) Map(ctx context.Context, event []byte) (Result, error) {
 		}
 	}
 	return Result{}, &MapError{Code: CodeNoRuleMatched, Err: errors.New("no rule's condition is true for this event")}
-}
-
-// decodeEvent uses json v2 (already the mapper's decoder): about twice as
-// fast as encoding/json into any, and it refuses duplicate keys, which
-// would otherwise let a condition and a value read different copies.
-func decodeEvent(b []byte) (any, error) {
-	var ev any
-	if err := jsonv2.Unmarshal(b, &ev); err != nil {
-		return nil, fmt.Errorf("event is not JSON: %w", err)
-	}
-	return ev, nil
 }
 
 func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
@@ -132,7 +125,16 @@ func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
 }
 
 func (e *expr) eval(ctx context.Context, rule string, vars map[string]any) (ref.Val, error) {
-	v, _, err := e.prg.ContextEval(ctx, vars)
+	if e.constant != nil {
+		return e.constant, nil
+	}
+	var v ref.Val
+	var err error
+	if e.loops {
+		v, _, err = e.prg.ContextEval(ctx, vars)
+	} else {
+		v, _, err = e.prg.Eval(vars)
+	}
 	if err != nil {
 		return nil, &MapError{Code: CodeExpressionFailed, Rule: rule, Expr: e.where, Err: err}
 	}
