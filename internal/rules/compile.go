@@ -48,6 +48,7 @@ import (
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/ext"
 )
 
@@ -349,6 +350,9 @@ func compileExpr(env *cel.Env, rd *reads, where, src string, want *cel.Type) (*e
 	checked := ast.NativeRep()
 	e := &expr{where: where, prg: prg,
 		loops: len(celast.MatchDescendants(celast.NavigateAST(checked), celast.KindMatcher(celast.ComprehensionKind))) > 0}
+	if path, ok := eventPath(checked.Expr()); ok && len(path) > 0 && plainPath(checked.Expr()) {
+		e.path = path
+	}
 	if !rd.addExpr(checked.Expr()) {
 		// It reads no event, so it has one value: computed once here. One
 		// that fails keeps failing on every event, as written.
@@ -370,4 +374,27 @@ func (eventSize) EstimateSize(cost.AstNode) *cost.SizeEstimate {
 
 func (eventSize) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
+}
+
+// plainPath reports whether an event path is made of plain selections and
+// indexes only: not has(), nor an optional one (whose value is an optional).
+func plainPath(e celast.Expr) bool {
+	for {
+		switch e.Kind() {
+		case celast.IdentKind:
+			return true
+		case celast.SelectKind:
+			if e.AsSelect().IsTestOnly() {
+				return false
+			}
+			e = e.AsSelect().Operand()
+		case celast.CallKind:
+			if e.AsCall().FunctionName() != operators.Index {
+				return false
+			}
+			e = e.AsCall().Args()[0]
+		default:
+			return false
+		}
+	}
 }

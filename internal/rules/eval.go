@@ -35,6 +35,12 @@ type expr struct {
 	// only place CEL checks for cancellation; only then is setting up a
 	// cancellable evaluation worth its cost.
 	loops bool
+	// path: it is only member selections on event (event.detail.amount,
+	// event['detail-type']), the commonest expression by far. Where every
+	// member is there and the value is a string, number, bool or null, it
+	// is read straight from the decoded event; anywhere else CEL runs it,
+	// so every error is CEL's own.
+	path []string
 }
 
 // setField is one field to set: a constant, or an expression per event.
@@ -86,8 +92,12 @@ func (s *Set) Map(ctx context.Context, event []byte) (Result, error) {
 
 func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
 	in := &connectcases.UpdateCaseInput{PerformedBy: r.performedBy, Fields: make([]cases.FieldValue, 0, len(r.set))}
+	// The input's strings, in one allocation instead of one each: field
+	// ids, then the domain.
+	strs := make([]string, len(r.set)+1)
 	if r.domain != "" {
-		in.DomainId = aws.String(r.domain)
+		strs[len(r.set)] = r.domain
+		in.DomainId = &strs[len(r.set)]
 	}
 	res := Result{Rule: r.name, Input: in}
 	if r.caseID != nil {
@@ -111,7 +121,7 @@ func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
 		}
 		res.Lookup = &Lookup{DomainID: r.domain, FieldID: r.lookupField, Value: fv}
 	}
-	for _, f := range r.set {
+	for i, f := range r.set {
 		v := f.constant
 		if f.expr != nil {
 			var err error
@@ -119,7 +129,8 @@ func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
 				return Result{}, err
 			}
 		}
-		in.Fields = append(in.Fields, cases.FieldValue{Id: aws.String(f.id), Value: v})
+		strs[i] = f.id
+		in.Fields = append(in.Fields, cases.FieldValue{Id: &strs[i], Value: v})
 	}
 	return res, nil
 }
@@ -127,6 +138,17 @@ func (r *rule) apply(ctx context.Context, vars map[string]any) (Result, error) {
 func (e *expr) eval(ctx context.Context, rule string, vars map[string]any) (ref.Val, error) {
 	if e.constant != nil {
 		return e.constant, nil
+	}
+	if v, ok := e.scalar(vars); ok {
+		switch x := v.(type) {
+		case string:
+			return types.String(x), nil
+		case float64:
+			return types.Double(x), nil
+		case bool:
+			return types.Bool(x), nil
+		}
+		return types.NullValue, nil
 	}
 	var v ref.Val
 	var err error
@@ -141,8 +163,42 @@ func (e *expr) eval(ctx context.Context, rule string, vars map[string]any) (ref.
 	return v, nil
 }
 
+// scalar reads a path expression's value from the decoded event, when it
+// is there and a JSON scalar (decoded as string, float64, bool or nil).
+func (e *expr) scalar(vars map[string]any) (any, bool) {
+	if e.path == nil {
+		return nil, false
+	}
+	v := vars["event"]
+	for _, name := range e.path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = obj[name]; !ok {
+			return nil, false
+		}
+	}
+	switch v.(type) {
+	case string, float64, bool, nil:
+		return v, true
+	}
+	return nil, false
+}
+
 // value evaluates e and converts its result to a Cases field value.
 func (e *expr) value(ctx context.Context, rule string, vars map[string]any) (cases.FieldValueUnion, error) {
+	if v, ok := e.scalar(vars); ok {
+		switch x := v.(type) {
+		case string:
+			return &cases.FieldValueUnionMemberStringValue{Value: x}, nil
+		case float64: // finite: the decoder refuses what a double can't hold
+			return &cases.FieldValueUnionMemberDoubleValue{Value: x}, nil
+		case bool:
+			return &cases.FieldValueUnionMemberBooleanValue{Value: x}, nil
+		}
+		return emptyValue(), nil
+	}
 	v, err := e.eval(ctx, rule, vars)
 	if err != nil {
 		return nil, err

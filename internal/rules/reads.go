@@ -38,10 +38,19 @@ func newReads() *reads { return &reads{} }
 
 // add marks the value at path (member names from the event's root) whole.
 func (r *reads) add(path []string) {
+	if n := r.touch(path); n != nil {
+		n.whole, n.members = true, nil
+	}
+}
+
+// touch makes sure the member at path is decoded, if present, without
+// reading its value (has() needs no more); it returns its node, or nil
+// when a value on the way is already read whole.
+func (r *reads) touch(path []string) *reads {
 	n := r
 	for _, name := range path {
 		if n.whole {
-			return
+			return nil
 		}
 		child := n.members[name]
 		if child == nil {
@@ -53,14 +62,21 @@ func (r *reads) add(path []string) {
 		}
 		n = child
 	}
-	n.whole, n.members = true, nil
+	if n.whole {
+		return nil
+	}
+	return n
 }
 
 // addExpr adds what one checked expression reads; it reports whether the
 // expression reads the event at all (one that doesn't is a constant).
 func (r *reads) addExpr(e celast.Expr) bool {
 	if path, ok := eventPath(e); ok {
-		r.add(path)
+		if e.Kind() == celast.SelectKind && e.AsSelect().IsTestOnly() {
+			r.touch(path) // has(event.a.b): is b there?
+		} else {
+			r.add(path)
+		}
 		return true
 	}
 	used := false
@@ -156,9 +172,7 @@ func (r *reads) decodeEvent(b []byte) (any, error) {
 
 func (r *reads) decode(dec *jsontext.Decoder) (any, error) {
 	if r.whole || dec.PeekKind() != '{' {
-		var v any
-		err := jsonv2.UnmarshalDecode(dec, &v)
-		return v, err
+		return decodeValue(dec)
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err
@@ -194,4 +208,27 @@ func (r *reads) decode(dec *jsontext.Decoder) (any, error) {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// decodeValue decodes one whole value as encoding/json v2 does into an
+// any; a scalar, what rules read most, without its reflection.
+func decodeValue(dec *jsontext.Decoder) (any, error) {
+	if k := dec.PeekKind(); k == '{' || k == '[' {
+		var v any
+		err := jsonv2.UnmarshalDecode(dec, &v)
+		return v, err
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return tok.Float() // an error when out of a double's range
+	case 't', 'f':
+		return tok.Bool(), nil
+	}
+	return nil, nil // null
 }

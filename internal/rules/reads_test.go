@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -21,6 +23,8 @@ func TestReadsSameResults(t *testing.T) {
 		"event.a.b",
 		"has(event.a.b)",
 		"has(event.a)",
+		"has(event.a.b.c)",
+		"has(event.a) && has(event.a.b) && event.a.b == 1.0",
 		"event.?a.?b.orValue('none')",
 		"event[?'a'].orValue({}).size()",
 		"event.a['b']",
@@ -36,6 +40,11 @@ func TestReadsSameResults(t *testing.T) {
 		"event.a.b.c + event['d-e']",
 		"event.a.exists_one(k, k == 'b')",
 		"dyn(event).a.c",
+		"event.a",
+		"event.z",
+		"event['d-e']",
+		"event.a['c']",
+		"event.xs",
 	}
 	events := []string{
 		`{"a":{"b":1,"c":2},"k":"a","xs":[{"y":1}],"z":1,"d-e":"x"}`,
@@ -47,6 +56,8 @@ func TestReadsSameResults(t *testing.T) {
 		`"a"`,
 		`{}`,
 		`{"a":null,"xs":[]}`,
+		`{"a":{"b":true,"c":"s"}}`,
+		`{"a":{"b":[1,{"c":null}],"c":-0.5e3}}`,
 	}
 	env, err := newEnv()
 	if err != nil {
@@ -71,6 +82,15 @@ func TestReadsSameResults(t *testing.T) {
 			got := result(e.prg.Eval(map[string]any{"event": part}))
 			if got != want {
 				t.Errorf("%s on %s:\n got %s\nwant %s (reads %s)", src, event, got, want, rd)
+			}
+			// And as Map evaluates it: a path is read without CEL.
+			v, err := e.eval(context.Background(), "r", map[string]any{"event": part})
+			var me *MapError
+			if errors.As(err, &me) {
+				err = me.Err
+			}
+			if got := result(v, nil, err); got != want {
+				t.Errorf("%s on %s, as Map evaluates it:\n got %s\nwant %s", src, event, got, want)
 			}
 		}
 	}
@@ -99,7 +119,10 @@ func (r *reads) String() string {
 func TestReadsOf(t *testing.T) {
 	for _, tc := range []struct{ exprs, want string }{
 		{"event.a.b", "{a{b(whole)}}"},
-		{"has(event.a.b) && event.?c.orValue(1) == 1 && event['d-e'][?'f'].hasValue()", "{a{b(whole)} c(whole) d-e{f(whole)}}"},
+		{"has(event.a.b) && event.?c.orValue(1) == 1 && event['d-e'][?'f'].hasValue()", "{a{b{}} c(whole) d-e{f(whole)}}"},
+		{"has(event.a) ? event.a.b : 1", "{a{b(whole)}}"},
+		{"has(event.a.b) && event.a.b.c == 1", "{a{b{c(whole)}}}"},
+		{"event.a.b; has(event.a.b.c)", "{a{b(whole)}}"},
 		{"event.a.b; size(event.a)", "{a(whole)}"},
 		{"event.a.b; event.a.c.d", "{a{b(whole) c{d(whole)}}}"},
 		{"event.xs.exists(x, x.y == 1)", "{xs(whole)}"},
