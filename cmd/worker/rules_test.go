@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/casebridge/casebridge/contract"
+	"github.com/casebridge/casebridge/internal/casesim"
+	"github.com/casebridge/casebridge/internal/testkit/poll"
+	"github.com/casebridge/casebridge/internal/testkit/rulecases"
+	"github.com/casebridge/casebridge/internal/testkit/testbed"
+)
+
+// TestWorkerMapsEventsByRules runs the worker binary with CASEBRIDGE_RULES
+// against goaws and the simulator: each upstream event ends where
+// rulecases says (applied to the right case, or dead-lettered with its
+// class and code), applied + dead-lettered = sent, and a later event for an
+// order already looked up makes no second SearchCases call.
+func TestWorkerMapsEventsByRules(t *testing.T) {
+	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 10}, {Name: "dlq"}}})
+	sim, simURL := testbed.StartCasesimT(t, casesim.Options{})
+	if err := rulecases.Seed(sim); err != nil {
+		t.Fatal(err)
+	}
+	rulesPath, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
+	c := testbed.NewSQSClient(g.Endpoint)
+	_, logs, _ := startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_RULES="+rulesPath, "CASEBRIDGE_FIELD_CATALOG=on")
+
+	events := rulecases.Events()
+	byID := map[string]rulecases.Event{}
+	send := func(ev rulecases.Event) {
+		out, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String(ev.Body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID[aws.ToString(out.MessageId)] = ev
+	}
+	for _, ev := range events {
+		send(ev)
+	}
+	dead := map[string]contract.DeadLetterRecord{}
+	wantApplied, wantDead := 0, 0
+	for _, ev := range events {
+		if ev.Case != "" {
+			wantApplied++
+		} else {
+			wantDead++
+		}
+	}
+	settled := func() bool {
+		readDLQ(t, c, dlq, dead)
+		return len(sim.AppliedUpdates()) >= wantApplied && len(dead) >= wantDead
+	}
+	poll.WaitFor(t, 30*time.Second, "every event applied or dead-lettered", settled)
+
+	// Then the repeat, which must be answered from the lookup cache.
+	send(rulecases.Repeat())
+	wantApplied++
+	poll.WaitFor(t, 30*time.Second, "the repeated event applied", settled)
+
+	applied := map[string]int{}
+	for _, u := range sim.AppliedUpdates() {
+		applied[u.CaseID]++
+	}
+	wantByCase := map[string]int{}
+	for _, ev := range byID {
+		if ev.Case != "" {
+			wantByCase[ev.Case]++
+		}
+	}
+	for id, n := range wantByCase {
+		if applied[id] != n {
+			t.Errorf("case %s: %d updates applied, want %d", id, applied[id], n)
+		}
+	}
+	if len(sim.AppliedUpdates()) != wantApplied {
+		t.Errorf("%d updates applied, want %d", len(sim.AppliedUpdates()), wantApplied)
+	}
+	for id, rec := range dead {
+		ev, ok := byID[rec.SourceMessageID]
+		switch {
+		case !ok:
+			t.Errorf("DLQ holds %s, which was not sent", id)
+		case ev.Case != "":
+			t.Errorf("%s: dead-lettered as %s/%s (%s), want applied", ev.Name, rec.Class, rec.Code, rec.Message)
+		case rec.Class != ev.Class || rec.Code != ev.Code:
+			t.Errorf("%s: dead-lettered as %s/%s (%s), want %s/%s", ev.Name, rec.Class, rec.Code, rec.Message, ev.Class, ev.Code)
+		}
+	}
+	if len(dead) != wantDead {
+		t.Errorf("%d dead-lettered, want %d", len(dead), wantDead)
+	}
+	if n := sim.Stats()["SearchCases"][200]; n != rulecases.Searches {
+		t.Errorf("%d SearchCases calls, want %d (one per order number; the repeat from the cache)", n, rulecases.Searches)
+	}
+	// Every event ends in one place: none is left on the source queue once
+	// the worker's batched deletes are flushed (a message kept for a retry
+	// would stay invisible for the queue's 10s visibility timeout).
+	poll.WaitFor(t, 5*time.Second, "the source queue to be empty", func() bool { return queueEmpty(t, c, src) })
+	if !strings.Contains(logs.String(), `"rule":"invoice-paid"`) {
+		t.Errorf("no outcome line names the rule")
+	}
+}
+
+func queueEmpty(t *testing.T, c *sqs.Client, url string) bool {
+	t.Helper()
+	attrs, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range attrs.Attributes {
+		if v != "0" {
+			return false
+		}
+	}
+	return len(attrs.Attributes) == 2
+}
+
+// readDLQ adds every message on the DLQ to dead, by message id, deleting
+// what it read.
+func readDLQ(t *testing.T, c *sqs.Client, dlq string, dead map[string]contract.DeadLetterRecord) {
+	t.Helper()
+	for {
+		out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return
+		}
+		for _, m := range out.Messages {
+			rec, err := contract.ParseDeadLetterRecord(aws.ToString(m.MessageAttributes[contract.ErrorAttribute].StringValue))
+			if err != nil {
+				t.Errorf("DLQ message %s: %v", aws.ToString(m.MessageId), err)
+			}
+			dead[aws.ToString(m.MessageId)] = rec
+			if _, err := c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(dlq), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestWorkerRefusesRulesThatDoNotCompile: the process does not start, and
+// says which rule and where.
+func TestWorkerRefusesRulesThatDoNotCompile(t *testing.T) {
+	path, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.BadRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out := runBin(t, cleanEnv("AWS_REGION=us-east-1", "CASEBRIDGE_QUEUE_URL=http://127.0.0.1:1/q", "CASEBRIDGE_DLQ_URL=http://127.0.0.1:1/d",
+		"CASEBRIDGE_HTTP_ADDR=127.0.0.1:0", "CASEBRIDGE_RULES="+path), "run")
+	if code == 0 || !strings.Contains(out, `rule 1 \"`+rulecases.BadRule+`\"`) || !strings.Contains(out, "when at 1:") {
+		t.Errorf("exit %d, output:\n%s\nwant a failed start naming rule 1 %q and the position in its condition", code, out, rulecases.BadRule)
+	}
+}
