@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/app"
@@ -31,8 +32,9 @@ func main() {
 	lambda.Start(h)
 }
 
-// setup runs once per execution environment: configuration, clients and the
-// shared adaptive limiter are built here, with no network calls.
+// setup runs once per execution environment: configuration, clients, the
+// shared adaptive limiter and the span exporter are built here, with no
+// network calls.
 func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
@@ -49,23 +51,35 @@ func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.
 	if err != nil {
 		return nil, err
 	}
+	sdk, err := setupTracing(ctx, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	var tp trace.TracerProvider // a nil interface when off, not a nil *TracerProvider
+	if sdk != nil {
+		tp = sdk
+	}
 	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
 	// A relative CASEBRIDGE_RULES names a file in the function's package.
-	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log, RulesDir: os.Getenv("LAMBDA_TASK_ROOT")})
+	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log, RulesDir: os.Getenv("LAMBDA_TASK_ROOT"), TracerProvider: tp})
 	if err != nil {
 		return nil, err
 	}
 	core := parts.Core
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		reqLog := log
-		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			reqLog = log.With(zap.String("requestId", lc.AwsRequestID))
-		}
-		h := &lambdasqs.Handler{Core: core.WithLogger(reqLog), MaxConcurrency: cfg.MaxConcurrency, Logger: reqLog}
-		resp, err := h.Handle(ctx, ev)
-		requestID := ""
+		reqLog, requestID := log, ""
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			requestID = lc.AwsRequestID
+			reqLog = log.With(zap.String("requestId", requestID))
+		}
+		h := &lambdasqs.Handler{Core: core.WithLogger(reqLog), MaxConcurrency: cfg.MaxConcurrency, Logger: reqLog,
+			TracerProvider: tp, RequestID: requestID}
+		if tp != nil {
+			ctx = lambdasqs.WithInvocationTrace(ctx, invocationTraceHeader(ctx))
+		}
+		resp, err := h.Handle(ctx, ev)
+		if sdk != nil {
+			flushSpans(ctx, sdk, reqLog)
 		}
 		if ferr := emf.Flush(os.Stdout, requestID, time.Now()); ferr != nil {
 			reqLog.Warn("writing metrics", zap.Error(ferr))

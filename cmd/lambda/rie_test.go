@@ -47,6 +47,13 @@ type rig struct {
 
 func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
 	t.Helper()
+	return newRigWith(t, timeoutSecs, func(string) string { return bootstrap }, extraEnv...)
+}
+
+// newRigWith is newRig whose emulator runs what runtime returns, given the
+// address of the emulator's runtime API (a wrapper around bootstrap).
+func newRigWith(t *testing.T, timeoutSecs int, runtime func(runtimeAPI string) string, extraEnv ...string) *rig {
+	t.Helper()
 	rie, err := testbed.ToolPath("aws-lambda-rie")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +70,7 @@ func newRig(t *testing.T, timeoutSecs int, extraEnv ...string) *rig {
 	apiPort, _ := testbed.FreePort()
 	rapidPort, _ := testbed.FreePort()
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", rapidPort), bootstrap)
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", rapidPort), runtime(fmt.Sprintf("127.0.0.1:%d", rapidPort)))
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSecs),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
@@ -111,8 +118,23 @@ func TestMain(m *testing.M) {
 // send invokes the function once (the emulator takes one invocation at a time).
 func (r *rig) send(ev events.SQSEvent) events.SQSEventResponse {
 	r.t.Helper()
+	return r.sendWith(ev, nil)
+}
+
+// sendWith invokes the function with extra request headers.
+func (r *rig) sendWith(ev events.SQSEvent, header http.Header) events.SQSEventResponse {
+	r.t.Helper()
 	body, _ := json.Marshal(ev)
-	resp, err := http.Post(r.invoke, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, r.invoke, bytes.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}

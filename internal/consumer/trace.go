@@ -5,12 +5,16 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/internal/retry"
@@ -41,6 +45,35 @@ const (
 	AttrLeaderTraceID = attribute.Key("casebridge.coalesced.leader.trace_id")
 	AttrLeaderSpanID  = attribute.Key("casebridge.coalesced.leader.span_id")
 )
+
+// The message attributes a publisher may carry its W3C trace context in
+// (package publish puts them there).
+const (
+	TraceparentAttribute = "traceparent"
+	TracestateAttribute  = "tracestate"
+)
+
+// PublisherContext is the span context of a message's publisher, as both
+// transports read it: the traceparent (and tracestate) message attribute,
+// else awsTraceHeader, the AWSTraceHeader system attribute SQS sets from the
+// sender's X-Ray context (SNS and EventBridge pass it on). traceparent wins:
+// a publisher that sets it names its own span, where AWSTraceHeader can only
+// name X-Ray's view of the send. An invalid context means there is none.
+func PublisherContext(attrs map[string]sqstypes.MessageAttributeValue, awsTraceHeader string) trace.SpanContext {
+	if tp := aws.ToString(attrs[TraceparentAttribute].StringValue); tp != "" {
+		carrier := propagation.MapCarrier{TraceparentAttribute: tp}
+		if ts := aws.ToString(attrs[TracestateAttribute].StringValue); ts != "" {
+			carrier[TracestateAttribute] = ts
+		}
+		if sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier)); sc.IsValid() {
+			return sc
+		}
+	}
+	if awsTraceHeader == "" {
+		return trace.SpanContext{}
+	}
+	return trace.SpanContextFromContext(xray.Propagator{}.Extract(context.Background(), propagation.MapCarrier{"X-Amzn-Trace-Id": awsTraceHeader}))
+}
 
 // withMessageSpan puts m's span (started by the transport, whose parent is the
 // publisher's context) in ctx, so every span the core starts for m is its child.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -196,4 +198,40 @@ func TestCoalescedWaitersLinkToTheCall(t *testing.T) {
 		t.Errorf("%d followers, %d links: merged calls must link every message they carry", followers, linked)
 	}
 	noValues(t, rec)
+}
+
+func TestPublisherContext(t *testing.T) {
+	const (
+		w3c    = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		xrayH  = "Root=1-6759e988-0d862e3fe1be46a994272794;Parent=63995c3f42cd8ad9;Sampled=1"
+		w3cID  = "0af7651916cd43dd8448eb211c80319c"
+		xrayID = "6759e9880d862e3fe1be46a994272794"
+	)
+	str := func(v string) sqstypes.MessageAttributeValue {
+		return sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	tests := []struct {
+		name   string
+		attrs  map[string]sqstypes.MessageAttributeValue
+		header string
+		want   string // trace id, "" for none
+	}{
+		{"traceparent wins over AWSTraceHeader", map[string]sqstypes.MessageAttributeValue{TraceparentAttribute: str(w3c)}, xrayH, w3cID},
+		{"AWSTraceHeader alone", nil, xrayH, xrayID},
+		{"a broken traceparent falls back to AWSTraceHeader", map[string]sqstypes.MessageAttributeValue{TraceparentAttribute: str("00-zz")}, xrayH, xrayID},
+		{"a broken AWSTraceHeader is none", nil, "Root=nonsense", ""},
+		{"nothing", map[string]sqstypes.MessageAttributeValue{"origin": str("billing")}, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := PublisherContext(tc.attrs, tc.header)
+			got := ""
+			if sc.IsValid() {
+				got = sc.TraceID().String()
+			}
+			if got != tc.want || (sc.IsValid() && !sc.IsRemote()) {
+				t.Errorf("trace %q (remote %v), want %q", got, sc.IsRemote(), tc.want)
+			}
+		})
+	}
 }

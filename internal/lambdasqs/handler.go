@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/casebridge/casebridge/internal/consumer"
@@ -29,6 +30,12 @@ type Handler struct {
 	Core           consumer.Handler
 	MaxConcurrency int // records (standard) or groups (FIFO) handled at once; 0 → config.DefaultMaxConcurrency
 	Logger         *zap.Logger
+	// TracerProvider makes the invocation's and each record's spans (trace.go);
+	// nil → none. The invocation's trace context is what ctx carries
+	// (WithInvocationTrace).
+	TracerProvider trace.TracerProvider
+	// RequestID is the invocation's request id, named on its span.
+	RequestID string
 }
 
 // Handle is the Lambda entry point. It never returns an error: a partial
@@ -38,20 +45,34 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if log == nil {
 		log = zap.NewNop()
 	}
+	tr := newTracer(h.TracerProvider)
+	msgs := make([]consumer.Message, len(ev.Records))
+	for i, r := range ev.Records {
+		msgs[i] = toMessage(r)
+	}
+	pubs := tr.publishers(ev.Records, msgs)
+	ctx, invSpan := tr.startInvocation(ctx, h.RequestID, ev.Records, pubs)
+	for i := range msgs {
+		if pubs != nil {
+			msgs[i].Span = tr.startRecord(ctx, msgs[i], pubs[i])
+		}
+	}
 	budget, cancel := h.budget(ctx)
 	defer cancel()
 	outcomes := make([]consumer.Outcome, len(ev.Records))
 	if len(ev.Records) > 0 && strings.HasSuffix(ev.Records[0].EventSourceARN, ".fifo") {
-		h.runFIFO(budget, ev.Records, outcomes)
+		h.runFIFO(budget, ev.Records, msgs, outcomes)
 	} else {
-		h.runConcurrent(budget, ev.Records, outcomes)
+		h.runConcurrent(budget, msgs, outcomes)
 	}
 	var resp events.SQSEventResponse
 	for i, o := range outcomes {
+		endRecord(msgs[i].Span, o)
 		if !o.Kind.Deletes() {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
 		}
 	}
+	endInvocation(invSpan, len(resp.BatchItemFailures))
 	logBatch(log, outcomes)
 	return resp, nil
 }
@@ -70,15 +91,15 @@ func (h *Handler) budget(ctx context.Context) (context.Context, context.CancelFu
 
 func (h *Handler) limit() int { return cmp.Or(h.MaxConcurrency, config.DefaultMaxConcurrency) }
 
-func (h *Handler) runConcurrent(ctx context.Context, records []events.SQSMessage, outcomes []consumer.Outcome) {
+func (h *Handler) runConcurrent(ctx context.Context, msgs []consumer.Message, outcomes []consumer.Outcome) {
 	sem := make(chan struct{}, h.limit())
 	var wg sync.WaitGroup
-	for i := range records {
+	for i := range msgs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outcomes[i] = h.Core.Handle(ctx, toMessage(records[i]))
+			outcomes[i] = h.Core.Handle(ctx, msgs[i])
 		}()
 	}
 	wg.Wait()
@@ -87,7 +108,7 @@ func (h *Handler) runConcurrent(ctx context.Context, records []events.SQSMessage
 // runFIFO hands each message group's records to the core in order, groups in
 // parallel; the core decides what a failure holds back. All state is local
 // to this invocation.
-func (h *Handler) runFIFO(ctx context.Context, records []events.SQSMessage, outcomes []consumer.Outcome) {
+func (h *Handler) runFIFO(ctx context.Context, records []events.SQSMessage, all []consumer.Message, outcomes []consumer.Outcome) {
 	var order []string
 	groups := map[string][]int{}
 	for i, r := range records {
@@ -107,7 +128,7 @@ func (h *Handler) runFIFO(ctx context.Context, records []events.SQSMessage, outc
 			defer func() { <-sem; wg.Done() }()
 			msgs := make([]consumer.Message, len(idx))
 			for k, i := range idx {
-				msgs[k] = toMessage(records[i])
+				msgs[k] = all[i]
 			}
 			for k, o := range h.Core.HandleGroup(ctx, &consumer.Group{}, msgs) {
 				outcomes[idx[k]] = o

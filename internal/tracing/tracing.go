@@ -27,20 +27,22 @@ func Enabled(getenv func(string) string) bool {
 // NewProvider makes a tracer provider whose spans are batched and exported
 // over OTLP/HTTP. The exporter reads the endpoint, headers, timeout and
 // compression from the OTEL_* variables itself, the SDK the sampler and the
-// batch settings. service names the spans unless OTEL_SERVICE_NAME or
-// OTEL_RESOURCE_ATTRIBUTES say otherwise (later detectors win).
+// batch settings. service names the spans, and attrs describe where they come
+// from (the resource), unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say
+// otherwise (later detectors win). Nothing here touches the network: the
+// exporter connects on its first export.
 //
 // New traces get X-Ray-compatible ids (time first), so a trace started here
 // can go to X-Ray through a collector as well as to any OTLP backend. The
 // provider's Shutdown flushes what is buffered.
-func NewProvider(ctx context.Context, service string) (*sdktrace.TracerProvider, error) {
+func NewProvider(ctx context.Context, service string, attrs ...attribute.KeyValue) (*sdktrace.TracerProvider, error) {
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_*: %w", err)
 	}
 	res, err := resource.New(ctx,
 		resource.WithTelemetrySDK(),
-		resource.WithAttributes(attribute.String("service.name", service)),
+		resource.WithAttributes(append([]attribute.KeyValue{attribute.String("service.name", service)}, attrs...)...),
 		resource.WithFromEnv())
 	if err != nil {
 		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)

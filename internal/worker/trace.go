@@ -5,12 +5,9 @@ import (
 	"path"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/internal/consumer"
@@ -28,10 +25,8 @@ const (
 	SpanDelete = "sqs.DeleteMessageBatch"
 
 	// TraceparentAttribute is the W3C trace context a publisher may put in a
-	// message attribute; it wins over AWSTraceHeader, which SQS sets from the
-	// sender's X-Ray context and which can only name X-Ray's view of the trace.
-	TraceparentAttribute = "traceparent"
-	tracestateAttribute  = "tracestate"
+	// message attribute (see consumer.PublisherContext).
+	TraceparentAttribute = consumer.TraceparentAttribute
 
 	attrReceiveCount = attribute.Key("casebridge.receive_count")
 	attrBatchSize    = attribute.Key("casebridge.delete.batch_size")
@@ -42,8 +37,6 @@ const (
 type tracer struct {
 	t     trace.Tracer
 	queue string // the queue's name, not its URL (the account is not a span's business)
-	w3c   propagation.TraceContext
-	xray  xray.Propagator
 }
 
 func newTracer(tp trace.TracerProvider, queueURL string) *tracer {
@@ -61,23 +54,14 @@ func (tr *tracer) systemAttributes(base []sqstypes.MessageSystemAttributeName) [
 	return append(base, sqstypes.MessageSystemAttributeNameAWSTraceHeader)
 }
 
-// parent is the publisher's span context from m: its traceparent message
-// attribute, else its AWSTraceHeader; an empty context (a new trace) without.
+// parent is the publisher's span context from m (consumer.PublisherContext);
+// an empty context (a new trace) without one.
 func (tr *tracer) parent(m sqstypes.Message) context.Context {
-	ctx := context.Background()
-	if tp, ok := m.MessageAttributes[TraceparentAttribute]; ok && aws.ToString(tp.StringValue) != "" {
-		carrier := propagation.MapCarrier{TraceparentAttribute: aws.ToString(tp.StringValue)}
-		if ts, ok := m.MessageAttributes[tracestateAttribute]; ok {
-			carrier[tracestateAttribute] = aws.ToString(ts.StringValue)
-		}
-		if out := tr.w3c.Extract(ctx, carrier); trace.SpanContextFromContext(out).IsValid() {
-			return out
-		}
+	sc := consumer.PublisherContext(m.MessageAttributes, m.Attributes[string(sqstypes.MessageSystemAttributeNameAWSTraceHeader)])
+	if !sc.IsValid() {
+		return context.Background()
 	}
-	if h := m.Attributes[string(sqstypes.MessageSystemAttributeNameAWSTraceHeader)]; h != "" {
-		return tr.xray.Extract(ctx, propagation.MapCarrier{"X-Amzn-Trace-Id": h})
-	}
-	return ctx
+	return trace.ContextWithRemoteSpanContext(context.Background(), sc)
 }
 
 // startMessage starts m's span at its receipt; nil when tracing is off.
