@@ -39,12 +39,12 @@ func TestResourceLimits(t *testing.T) {
 	}
 
 	d := aws.String(demoDomain)
-	// The seed has 8 fields; one deleted field keeps its place (the
+	// The seed has 11 fields; one deleted field keeps its place (the
 	// stricter reading).
 	if _, err := c.DeleteField(ctx, &connectcases.DeleteFieldInput{DomainId: d, FieldId: aws.String("reason")}); err != nil {
 		t.Fatal(err)
 	}
-	for i := 8; i < 500; i++ {
+	for i := 11; i < 500; i++ {
 		if _, err := c.CreateField(ctx, &connectcases.CreateFieldInput{DomainId: d, Name: aws.String(fmt.Sprint("f", i)), Type: types.FieldTypeText}); err != nil {
 			t.Fatalf("field %d of 500: %v", i+1, err)
 		}

@@ -146,7 +146,7 @@ func TestSearchCasesErrors(t *testing.T) {
 		want any
 	}{
 		{"unknown domain", connectcases.SearchCasesInput{DomainId: aws.String("no-such-domain")}, new(*types.ResourceNotFoundException)},
-		{"unknown field", connectcases.SearchCasesInput{Filter: fieldEq("order_number", str("8842"))}, new(*types.ValidationException)},
+		{"unknown field", connectcases.SearchCasesInput{Filter: fieldEq("no_such_field", str("8842"))}, new(*types.ValidationException)},
 		{"too many in andAll", connectcases.SearchCasesInput{Filter: &types.CaseFilterMemberAndAll{Value: eleven}}, new(*types.ValidationException)},
 		{"too deep", connectcases.SearchCasesInput{Filter: deep}, new(*types.ValidationException)},
 		{"maxResults 26", connectcases.SearchCasesInput{MaxResults: aws.Int32(26)}, new(*types.ValidationException)},
