@@ -162,6 +162,7 @@ func (l *Limiter) OnSuccess() {
 	l.succ[l.nSucc%successRing] = now
 	l.nSucc++
 	l.countSuccessLocked(now)
+	l.recordResultLocked(true)
 	switch {
 	case l.climb:
 		if l.blind {
@@ -192,6 +193,7 @@ func (l *Limiter) OnThrottle() {
 	defer l.mu.Unlock()
 	now := l.clock.Now()
 	l.lastThrottle = now
+	l.recordResultLocked(false)
 	if now.Before(l.holdUntil) {
 		return
 	}
@@ -199,6 +201,10 @@ func (l *Limiter) OnThrottle() {
 		l.started = now
 	}
 	r := l.rateLocked(now)
+	if l.collisionUnderCeilingLocked(now) {
+		return
+	}
+	atCeiling := l.cfg.Ceiling > 0 && r >= l.cfg.Ceiling
 	// What the last second granted: a count, not a rate over the span of
 	// the calls (two calls 100 ms apart that the account's bucket let
 	// through are 2/s, not 10/s).
@@ -210,6 +216,14 @@ func (l *Limiter) OnThrottle() {
 	}
 	hold := minHoldoff
 	switch {
+	case atCeiling:
+		// Throttles go on at the ceiling: someone else spends the quota.
+		// Come down from the ceiling as from any plateau; the slow start's
+		// estimates (one second's count) mean nothing at a rate the
+		// operator chose.
+		l.slowStart, l.climb = false, false
+		l.decreaseLocked(now, r)
+		hold = max(hold, time.Duration(2/(l.cfg.Decrease*l.w)*float64(time.Second)))
 	case l.slowStart && !l.climb:
 		l.climb = true
 		l.ssRate = min(l.cfg.Decrease*r, max(got, r/ssExitFloor, l.cfg.MinRate))

@@ -123,6 +123,10 @@ type Limiter struct {
 	lastThrottle time.Time
 	lastWaited   time.Time // a caller last had to wait, past the slow start
 	perS         [rateBuckets]secCount
+
+	// The last calls' results, newest at (nResults-1)%len.
+	results  [resultRing]bool
+	nResults int
 }
 
 // NewLimiter returns a limiter in slow start.

@@ -100,12 +100,10 @@ func TestLimiterOneInstanceSmallQuota(t *testing.T) {
 	}
 }
 
-// TestLimiterFleetSharesOneQuota (target 2): three instances on one bucket
-// together get ≥ 90 % of R with ≤ 10 % of calls throttled, and none is
-// starved: each gets at least half its fair share (R/3) over the minute
-// measured.
-func TestLimiterFleetSharesOneQuota(t *testing.T) {
-	type start func(seed uint64) []instanceConfig
+// fleetShapes are the fleets target 2 is held to: three ECS tasks started
+// together or a task joining every 10 s, and three Lambda environments, each
+// at R = 2 and R = 10, with the minute they are measured over.
+var fleetShapes = func() []fleetShape {
 	together := func(seed uint64) []instanceConfig {
 		return []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
 	}
@@ -115,12 +113,7 @@ func TestLimiterFleetSharesOneQuota(t *testing.T) {
 	lambdas := func(seed uint64) []instanceConfig {
 		return []instanceConfig{lambdaEnv(seed, 0, 0), lambdaEnv(seed, 1, 50*time.Millisecond), lambdaEnv(seed, 2, 0)}
 	}
-	tests := []struct {
-		name   string
-		rate   float64
-		fleet  start
-		window [2]time.Duration
-	}{
+	return []fleetShape{
 		{"3 tasks together, R=2", 2, together, [2]time.Duration{10 * time.Second, 70 * time.Second}},
 		{"3 tasks together, R=10", 10, together, [2]time.Duration{10 * time.Second, 70 * time.Second}},
 		{"scale-out, R=2", 2, scaleOut, [2]time.Duration{25 * time.Second, 85 * time.Second}},
@@ -128,7 +121,21 @@ func TestLimiterFleetSharesOneQuota(t *testing.T) {
 		{"3 lambda envs, R=2", 2, lambdas, [2]time.Duration{10 * time.Second, 70 * time.Second}},
 		{"3 lambda envs, R=10", 10, lambdas, [2]time.Duration{10 * time.Second, 70 * time.Second}},
 	}
-	for _, tt := range tests {
+}()
+
+type fleetShape struct {
+	name   string
+	rate   float64
+	fleet  func(seed uint64) []instanceConfig
+	window [2]time.Duration
+}
+
+// TestLimiterFleetSharesOneQuota (target 2): three instances on one bucket
+// together get ≥ 90 % of R with ≤ 10 % of calls throttled, and none is
+// starved: each gets at least half its fair share (R/3) over the minute
+// measured.
+func TestLimiterFleetSharesOneQuota(t *testing.T) {
+	for _, tt := range fleetShapes {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, seed := range fleetSeeds {
 				fleet := tt.fleet(seed)
@@ -157,38 +164,43 @@ func TestLimiterFleetSharesOneQuota(t *testing.T) {
 }
 
 // TestLimiterFleetExactShares (target 2 with the operator's arithmetic): the
-// same fleets, each instance with Ceiling = 0.95·R/3, the per-instance
-// CASEBRIDGE_RATE_LIMIT docs/deployment.md gives. Equal ceilings give equal
-// rates, which settle into a pattern where no three calls meet on the
-// account's bucket (TestFleetFixedRates), so the fleet meets target 2 with
-// almost no throttles; this is the enforced form of what the adaptive
-// limiter alone does not reach yet.
+// fleets of TestLimiterFleetSharesOneQuota, each instance with Ceiling =
+// 0.95·R/3, the per-instance CASEBRIDGE_RATE_LIMIT docs/deployment.md gives.
+// Equal ceilings give equal rates, which settle into a pattern where no
+// three calls meet on the account's bucket (TestFleetFixedRates), as long as
+// a collision at the ceiling only shifts the phase of the instance it threw
+// off and does not lower its rate. Measured over the whole run, start-up
+// included.
 func TestLimiterFleetExactShares(t *testing.T) {
-	for _, r := range []float64{2, 10} {
-		for _, seed := range fleetSeeds {
-			clk := newFakeClock()
-			lims := make([]*Limiter, 3)
-			for i := range lims {
-				lims[i] = NewLimiter(LimiterConfig{Clock: clk, Ceiling: 0.95 * r / 3})
-			}
-			fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
-			res := simulateFleet(lims, clk, fleetConfig{rate: r, burst: 2, runFor: 70 * time.Second, fleet: fleet},
-				[2]time.Duration{10 * time.Second, 70 * time.Second})
-			w := res.total[0]
-			var shares []string
-			for i, in := range res.instances {
-				gi := in.windows[0].goodput()
-				shares = append(shares, fmt.Sprintf("%.2f", gi))
-				if gi < r/3/2 {
-					t.Errorf("R=%v seed %d: instance %d got %.2f/s, want ≥ half its fair share %.2f", r, seed, i, gi, r/3)
+	for _, tt := range fleetShapes {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, seed := range fleetSeeds {
+				fleet := tt.fleet(seed)
+				clk := newFakeClock()
+				lims := make([]*Limiter, len(fleet))
+				for i := range lims {
+					lims[i] = NewLimiter(LimiterConfig{Clock: clk, Ceiling: 0.95 * tt.rate / float64(len(fleet))})
+				}
+				res := simulateFleet(lims, clk, fleetConfig{rate: tt.rate, burst: 2, runFor: tt.window[1], fleet: fleet},
+					[2]time.Duration{tt.window[1] - time.Minute, tt.window[1]}, [2]time.Duration{0, tt.window[1]})
+				w, all := res.total[0], res.total[1]
+				var shares []string
+				fair := tt.rate / float64(len(fleet))
+				for i, in := range res.instances {
+					gi := in.windows[0].goodput()
+					shares = append(shares, fmt.Sprintf("%.2f", gi))
+					if gi < fair/2 {
+						t.Errorf("seed %d: instance %d got %.2f/s, want ≥ half its fair share %.2f\n%s", seed, i, gi, fair, traces(res))
+					}
+				}
+				t.Logf("seed %d, last minute: goodput %.2f/s (%.1f%%), %d of %d throttled (%.2f%%), per instance %s/s; whole run %.2f%% throttled",
+					seed, w.goodput(), 100*w.goodput()/tt.rate, w.throttles, w.successes+w.throttles, 100*w.throttled(), strings.Join(shares, " "), 100*all.throttled())
+				if w.goodput() < 0.9*tt.rate || w.throttled() > 0.10 || all.throttled() > 0.10 {
+					t.Errorf("seed %d: goodput %.2f/s (want ≥ 90%% of %v), throttled %.2f%%, whole run %.2f%% (want ≤ 10%%)\n%s",
+						seed, w.goodput(), tt.rate, 100*w.throttled(), 100*all.throttled(), traces(res))
 				}
 			}
-			t.Logf("R=%v seed %d: goodput %.2f/s (%.1f%%), %d of %d throttled (%.2f%%), per instance %s/s",
-				r, seed, w.goodput(), 100*w.goodput()/r, w.throttles, w.successes+w.throttles, 100*w.throttled(), strings.Join(shares, " "))
-			if w.goodput() < 0.9*r || w.throttled() > 0.10 {
-				t.Errorf("R=%v seed %d: goodput %.2f/s (want ≥ 90%%), throttled %.2f%% (want ≤ 10%%)\n%s", r, seed, w.goodput(), 100*w.throttled(), traces(res))
-			}
-		}
+		})
 	}
 }
 

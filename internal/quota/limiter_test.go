@@ -165,3 +165,55 @@ func TestLimiterRecoversQuicklyAfterAStorm(t *testing.T) {
 		t.Errorf("rate 24 s after the storm = %v, want ≥ 16×%v: recovery crawls", got, w)
 	}
 }
+
+// TestLimiterCeilingCollisions: with a ceiling, a throttle now and then only
+// shifts the phase (the rate stays at the ceiling, the next call waits a
+// whole period); throttles that keep coming lower the rate as without one.
+func TestLimiterCeilingCollisions(t *testing.T) {
+	tests := []struct {
+		name    string
+		ceiling float64
+		results string // per call: '.' success, 'T' throttle
+		atCap   bool   // the last result left Limit() where it was
+	}{
+		{"one throttle at the ceiling", 1, "..........T", true},
+		{"throttles far apart", 1, "..........T....................T....................T", true},
+		{"throttles that keep coming", 1, "..........T..T..T", false},
+		{"no ceiling: one throttle lowers the rate", 0, "..........T", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newFakeClock()
+			lim := NewLimiter(LimiterConfig{Clock: clk, Ceiling: tt.ceiling, InitialRate: 1})
+			var before float64
+			for i, c := range tt.results {
+				if i == len(tt.results)-1 {
+					before = lim.Limit()
+				}
+				lim.mu.Lock()
+				_, d := lim.reserveLocked(clk.Now(), 1)
+				lim.mu.Unlock()
+				clk.Set(clk.Now().Add(d + 20*time.Millisecond))
+				if c == 'T' {
+					lim.OnThrottle()
+				} else {
+					lim.OnSuccess()
+				}
+			}
+			after := lim.Limit()
+			if got := after >= before; got != tt.atCap {
+				t.Errorf("Limit() went from %v to %v; want it kept: %v", before, after, tt.atCap)
+			}
+			if tt.atCap {
+				// The phase shift: the next call waits a whole period.
+				lim.OnThrottle() // within the hold: ignored
+				lim.mu.Lock()
+				_, d := lim.reserveLocked(clk.Now(), 1)
+				lim.mu.Unlock()
+				if d < 900*time.Millisecond {
+					t.Errorf("next call after a collision waits %v, want about a period (1s)", d)
+				}
+			}
+		})
+	}
+}
