@@ -3,7 +3,7 @@
 // queue and send messages back. The service itself is cmd/worker (ECS) or
 // cmd/lambda; neither ships this tool.
 //
-//	casebridge check [--domain D] FILE...
+//	casebridge check [--domain D] [--rules FILE [--lookup]] FILE...
 //	casebridge send (--queue URL | --topic ARN) (--case ID name=value ... | --file FILE)
 //	casebridge dlq stats|peek|redrive [flags]
 //

@@ -15,6 +15,7 @@ import (
 
 	"github.com/casebridge/casebridge/contract"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
@@ -29,17 +30,27 @@ const (
 	ExitUsage    = 2 // bad arguments, or a file could not be read
 )
 
-const usage = `usage: casebridge check [--domain DOMAIN_ID] FILE...
+const usage = `usage: casebridge check [--domain DOMAIN_ID] [--rules FILE [--lookup]] FILE...
 
 Maps each FILE (one message body exactly as SQS delivers it; "-" is stdin)
 to the UpdateCase request casebridge would send, and prints one JSON line per
 file on stdout:
   {"file":"a.json","ok":true,"request":{"domainId":…,"caseId":…,"fields":[…]}}
   {"file":"b.json","ok":false,"reason":"invalid-message","error":"fields[2].value: …"}
-Exit status: 0 all accepted, 1 any rejected, 2 usage error or unreadable file.
+With rules, a line also names the rule that matched, and for a rule that
+finds its case by a lookup, the SearchCases request it would make:
+  {"file":"c.json","ok":true,"rule":"invoice-paid","request":{…},"search":{"domainId":…,"filter":{…},"maxResults":2}}
+  {"file":"d.json","ok":false,"reason":"invalid-message","code":"no-rule-matched","error":"…"}
+Exit status: 0 all accepted, 1 any rejected, 2 usage error, unreadable file
+or rules that do not compile.
 
   --domain DOMAIN_ID   default Cases domain for messages without domainId
                        (default: $CASEBRIDGE_DOMAIN_ID)
+  --rules FILE         mapping rules, as CASEBRIDGE_RULES (default: $CASEBRIDGE_RULES)
+  --lookup             also run each lookup through SearchCases, against the
+                       Cases endpoint of the AWS settings (AWS_REGION,
+                       credentials, AWS_ENDPOINT_URL_CONNECTCASES); the
+                       request then shows the case found
 Bodies over $CASEBRIDGE_MAX_BODY_BYTES (default 1 MiB) are rejected, as in the worker.
 `
 
@@ -57,6 +68,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	domain := fs.String("domain", cfg.DomainID, "default Cases domain id")
+	rulesFile := fs.String("rules", cfg.Rules, "mapping rules file")
+	runLookups := fs.Bool("lookup", false, "run lookups through SearchCases")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitAccepted
@@ -69,7 +82,23 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Usage()
 		return ExitUsage
 	}
-	m := mapper.New(mapper.Config{DefaultDomainID: *domain, MaxBodyBytes: cfg.MaxBodyBytes})
+	set, err := compileRules(*rulesFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "check:", err)
+		return ExitUsage
+	}
+	var finder finder
+	if *runLookups {
+		if set == nil {
+			fmt.Fprintln(stderr, "check: --lookup needs --rules")
+			return ExitUsage
+		}
+		if finder, err = newFinder(ctx); err != nil {
+			fmt.Fprintln(stderr, "check:", err)
+			return ExitUsage
+		}
+	}
+	m := mapper.New(mapper.Config{DefaultDomainID: *domain, MaxBodyBytes: cfg.MaxBodyBytes, Rules: set})
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false) // people read this output
 	code := ExitAccepted
@@ -91,15 +120,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			code = ExitUsage
 			continue
 		}
-		v := verdict{File: file, OK: true}
-		mapped, err := m.Map(body)
-		if err != nil {
-			v.OK, v.Reason, v.Error = false, contract.ReasonInvalidMessage, err.Error()
-			if code == ExitAccepted {
-				code = ExitRejected
-			}
-		} else {
-			v.Request = render(mapped.Input)
+		v := check(ctx, m, finder, file, body)
+		if !v.OK && code == ExitAccepted {
+			code = ExitRejected
 		}
 		if err := enc.Encode(v); err != nil {
 			fmt.Fprintln(stderr, "check: writing output:", err)
@@ -124,15 +147,19 @@ func read(file string, stdin io.Reader) ([]byte, error) {
 type verdict struct {
 	File    string          `json:"file"`
 	OK      bool            `json:"ok"`
+	Rule    string          `json:"rule,omitempty"`
 	Request *request        `json:"request,omitempty"`
+	Search  *search         `json:"search,omitempty"`
 	Reason  contract.Reason `json:"reason,omitempty"`
+	Code    string          `json:"code,omitempty"`
 	Error   string          `json:"error,omitempty"`
 }
 
-// request is UpdateCaseInput in the API's own JSON shape.
+// request is UpdateCaseInput in the API's own JSON shape. caseId is left
+// out while a lookup has not supplied it.
 type request struct {
 	DomainID    string       `json:"domainId"`
-	CaseID      string       `json:"caseId"`
+	CaseID      string       `json:"caseId,omitempty"`
 	Fields      []field      `json:"fields"`
 	PerformedBy *performedBy `json:"performedBy,omitempty"`
 }
@@ -156,22 +183,10 @@ type performedBy struct {
 }
 
 func render(in *connectcases.UpdateCaseInput) *request {
-	r := &request{DomainID: *in.DomainId, CaseID: *in.CaseId, Fields: make([]field, len(in.Fields))}
+	r := &request{DomainID: aws.ToString(in.DomainId), CaseID: aws.ToString(in.CaseId), Fields: make([]field, len(in.Fields))}
 	for i, f := range in.Fields {
 		r.Fields[i].ID = *f.Id
-		v := &r.Fields[i].Value
-		switch u := f.Value.(type) {
-		case *types.FieldValueUnionMemberStringValue:
-			v.StringValue = &u.Value
-		case *types.FieldValueUnionMemberDoubleValue:
-			v.DoubleValue = &u.Value
-		case *types.FieldValueUnionMemberBooleanValue:
-			v.BooleanValue = &u.Value
-		case *types.FieldValueUnionMemberEmptyValue:
-			v.EmptyValue = &struct{}{}
-		case *types.FieldValueUnionMemberUserArnValue:
-			v.UserArnValue = &u.Value
-		}
+		r.Fields[i].Value = renderValue(f.Value)
 	}
 	switch p := in.PerformedBy.(type) {
 	case *types.UserUnionMemberUserArn:
@@ -180,4 +195,21 @@ func render(in *connectcases.UpdateCaseInput) *request {
 		r.PerformedBy = &performedBy{CustomEntity: p.Value}
 	}
 	return r
+}
+
+func renderValue(fv types.FieldValueUnion) value {
+	var v value
+	switch u := fv.(type) {
+	case *types.FieldValueUnionMemberStringValue:
+		v.StringValue = &u.Value
+	case *types.FieldValueUnionMemberDoubleValue:
+		v.DoubleValue = &u.Value
+	case *types.FieldValueUnionMemberBooleanValue:
+		v.BooleanValue = &u.Value
+	case *types.FieldValueUnionMemberEmptyValue:
+		v.EmptyValue = &struct{}{}
+	case *types.FieldValueUnionMemberUserArnValue:
+		v.UserArnValue = &u.Value
+	}
+	return v
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/lookup"
+	"github.com/casebridge/casebridge/internal/mapper"
 	"github.com/casebridge/casebridge/internal/rules"
 )
 
@@ -116,21 +117,8 @@ func lookupOutcome(err error) (Outcome, bool) {
 
 // mapFailure is the dead-letter outcome of a body that could not be mapped.
 func mapFailure(err error) Outcome {
-	out := Outcome{Kind: DeadLettered, Reason: contract.ReasonInvalidMessage, Err: err}
-	var me *rules.MapError
-	if errors.As(err, &me) {
-		switch me.Code {
-		case rules.CodeNoRuleMatched:
-			out.Code = contract.CodeNoRuleMatched
-		case rules.CodeExpressionFailed:
-			out.Code = contract.CodeExpressionFailed
-		case rules.CodeUnconvertibleValue:
-			// The event has a value, just not one Cases takes: the same
-			// verdict as a value the catalog cannot convert.
-			out.Reason, out.Code = contract.ReasonValidation, contract.CodeUnconvertibleValue
-		}
-	}
-	return out
+	reason, code := mapper.FailureReason(err)
+	return Outcome{Kind: DeadLettered, Reason: reason, Code: code, Err: err}
 }
 
 // quotedOrNumber matches what an expression's error may quote from the

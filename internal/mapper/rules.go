@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/rules"
 )
 
@@ -79,4 +80,24 @@ func (m *Mapper) fromRule(res rules.Result, envelope string) (*Mapped, error) {
 		out.Lookup = &l
 	}
 	return out, nil
+}
+
+// FailureReason is how a body MapEvent refused is dead-lettered: its class
+// and code, the same for the consumer and `casebridge check`.
+func FailureReason(err error) (contract.Reason, string) {
+	var me *rules.MapError
+	if !errors.As(err, &me) {
+		return contract.ReasonInvalidMessage, ""
+	}
+	switch me.Code {
+	case rules.CodeNoRuleMatched:
+		return contract.ReasonInvalidMessage, contract.CodeNoRuleMatched
+	case rules.CodeExpressionFailed:
+		return contract.ReasonInvalidMessage, contract.CodeExpressionFailed
+	case rules.CodeUnconvertibleValue:
+		// The event has a value, just not one Cases takes: the same verdict
+		// as a value the field catalog cannot convert.
+		return contract.ReasonValidation, contract.CodeUnconvertibleValue
+	}
+	return contract.ReasonInvalidMessage, ""
 }
