@@ -51,6 +51,9 @@ func workerGrants(s *Stack) map[grant]bool {
 				allowed[grant{a, res}] = true
 			}
 		}
+		if s.Params["RulesFile"] != "" {
+			allowed[grant{"cases:SearchCases", res}] = true
+		}
 	}
 	if id := s.Params["ConnectInstanceId"]; id != "" {
 		users := "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:instance/" + id + "/agent/*"

@@ -29,6 +29,7 @@ var required = map[string]string{
 // the queues), for templates that declare the parameter.
 var allOn = map[string]string{
 	"FieldCatalog":        "on",
+	"RulesFile":           "rules.json",
 	"ConnectInstanceId":   "aaaaaaaa-1111-2222-3333-444444444444",
 	"KmsKeyArn":           "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 	"FifoQueue":           "true",
@@ -191,6 +192,7 @@ func TestGrantsFollowFeatures(t *testing.T) {
 		{"FieldCatalog", "on", "cases:ListFields"},
 		{"FieldCatalog", "on", "cases:BatchGetField"},
 		{"FieldCatalog", "on", "cases:ListFieldOptions"},
+		{"RulesFile", allOn["RulesFile"], "cases:SearchCases"},
 		{"ConnectInstanceId", allOn["ConnectInstanceId"], "connect:DescribeUser"},
 		{"KmsKeyArn", allOn["KmsKeyArn"], "kms:Decrypt"},
 		{"KmsKeyArn", allOn["KmsKeyArn"], "kms:GenerateDataKey"},
