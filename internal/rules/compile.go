@@ -7,15 +7,13 @@
 // the UpdateCaseInput to send, or the lookup (a case field's value) that
 // must find the case first. It calls no AWS API.
 //
-// This is the first slice of issue 17. Still to wire in: the consumer runs
-// Lookups through SearchCases with a paced (2/s, burst 10), cached client
-// (TTL for hits, shorter for misses; none → not-found, several →
-// validation); contract.Reason gains codes for MapError's Codes; both
-// binaries read CASEBRIDGE_RULES; `casebridge check --rules`; examples and
-// an integrator docs page. Values are converted by their CEL type only
-// (string → stringValue, number → doubleValue, bool → booleanValue,
-// null → emptyValue, timestamp → RFC 3339 stringValue); converting to the
-// field's type from the field catalog comes with the wiring.
+// Both binaries compile the file CASEBRIDGE_RULES names at start
+// (internal/app); internal/mapper runs the rules before contract v1, and
+// the consumer finds a Lookup's case through internal/lookup. Values are
+// converted here by their CEL type only (string → stringValue, number →
+// doubleValue, bool → booleanValue, null → emptyValue, timestamp → RFC 3339
+// stringValue); with the field catalog on, the consumer then converts them
+// to their fields' types.
 //
 // The file is JSON (the standard library's decoder, no new dependency):
 //

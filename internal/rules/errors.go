@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Code classifies why an event could not be mapped; the consumer will turn
-// each into a dead-letter reason and error code (not wired yet).
+// Code classifies why an event could not be mapped; mapper.FailureReason
+// turns each into a dead-letter class and code (contract.Code…).
 type Code string
 
 const (

@@ -214,8 +214,8 @@ func (e *expr) value(ctx context.Context, rule string, vars map[string]any) (cas
 // (an order number, say) would silently change on the way to Cases.
 const maxExactInt = 1 << 53
 
-// toFieldValue converts by CEL type alone; the field catalog's types are
-// not consulted yet (see the package doc).
+// toFieldValue converts by CEL type alone; the consumer converts to the
+// field catalog's types afterwards (see the package doc).
 func toFieldValue(v ref.Val) (cases.FieldValueUnion, error) {
 	switch x := v.(type) {
 	case types.String:
