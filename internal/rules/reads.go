@@ -148,6 +148,29 @@ func eventPath(e celast.Expr) ([]string, bool) {
 	return nil, false
 }
 
+// plainPath reports whether an event path is made of plain selections and
+// indexes only: not has(), nor an optional one (whose value is an optional).
+func plainPath(e celast.Expr) bool {
+	for {
+		switch e.Kind() {
+		case celast.IdentKind:
+			return true
+		case celast.SelectKind:
+			if e.AsSelect().IsTestOnly() {
+				return false
+			}
+			e = e.AsSelect().Operand()
+		case celast.CallKind:
+			if e.AsCall().FunctionName() != operators.Index {
+				return false
+			}
+			e = e.AsCall().Args()[0]
+		default:
+			return false
+		}
+	}
+}
+
 // decodeEvent decodes the part of b that r reads into the values CEL sees
 // for JSON (map[string]any, []any, float64, string, bool, nil). The whole
 // of b is still checked: it must be one JSON value, with valid UTF-8 and
