@@ -18,7 +18,7 @@ import "time"
 // 10 %, of the last sustainedOf calls) lower the rate as they would without
 // a ceiling: then another caller spends the quota, or the shares add up to
 // more than it. (The price: a ceiling set above the quota is held with
-// somewhat more throttles than no ceiling, 5–7 % of calls against 3–5 % at
+// somewhat more throttles than no ceiling, 5–8 % of calls against 3–5 % at
 // R = 2 in the simulation.)
 
 const (

@@ -223,6 +223,10 @@ func (l *Limiter) OnThrottle() {
 		// operator chose.
 		l.slowStart, l.climb = false, false
 		l.decreaseLocked(now, r)
+		// The ceiling is the operator's share: climb back to it within
+		// MinProbe, not a whole K, so that a run of collisions (a loaded
+		// machine bunching the calls) costs seconds, not minutes.
+		l.k = l.cfg.MinProbe
 		hold = max(hold, time.Duration(2/(l.cfg.Decrease*l.w)*float64(time.Second)))
 	case l.slowStart && !l.climb:
 		l.climb = true

@@ -30,6 +30,10 @@ type instanceConfig struct {
 	// (timer wake-up on a loaded machine, the SDK's signing, the network), so
 	// at burst 1 a client pacing exactly at R is throttled about half the time.
 	jitter time.Duration
+	// One call in stallEvery (0: none) is held up to stall more before it
+	// leaves: the process was descheduled on a loaded machine.
+	stallEvery int
+	stall      time.Duration
 	// refill is the mean delay before a freed slot gets its next message
 	// (receive and decode); next messages arrive as a Poisson process.
 	refill time.Duration
@@ -217,7 +221,11 @@ func simulateFleet(lims []*Limiter, clk *fakeClock, cfg fleetConfig, windows ...
 			}
 			p.waiting = p.waiting[1:]
 			p.headBusy = false
-			push(simEvent{at: e.at.Add(p.uniform(p.cfg.jitter)), kind: evServer, inst: e.inst, caller: e.caller})
+			delay := p.uniform(p.cfg.jitter)
+			if p.cfg.stallEvery > 0 && p.rng.IntN(p.cfg.stallEvery) == 0 {
+				delay += p.uniform(p.cfg.stall)
+			}
+			push(simEvent{at: e.at.Add(delay), kind: evServer, inst: e.inst, caller: e.caller})
 			reserveHead(e.inst, e.at)
 		case evServer:
 			ok := server.AllowN(e.at, 1)

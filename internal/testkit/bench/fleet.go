@@ -253,7 +253,7 @@ func fleetRows(g fleetGroup, f fleetResult) []Result {
 // runFleet runs every worker group and the Lambda pair at once, each on a
 // simulator of its own: at R ≤ 10 the processes are mostly idle.
 func runFleet(ctx context.Context, e *env, sz sizes) []Result {
-	out := make([][]Result, len(fleetGroups)+1)
+	out := make([][]Result, len(fleetGroups)+2)
 	var wg sync.WaitGroup
 	for i, g := range fleetGroups {
 		wg.Go(func() {
@@ -265,15 +265,17 @@ func runFleet(ctx context.Context, e *env, sz sizes) []Result {
 			out[i] = fleetRows(g, f)
 		})
 	}
-	wg.Go(func() {
-		const r = 2
-		l, err := e.lambdaFleet(ctx, r, 2, sz.fleetLambdaBatches)
-		if err != nil {
-			out[len(fleetGroups)] = []Result{failed(fmt.Sprintf("9 fleet lambda R=%d, 2 envs", r), err)}
-			return
-		}
-		out[len(fleetGroups)] = lambdaFleetRows(r, l)
-	})
+	for k, shares := range []bool{false, true} {
+		wg.Go(func() {
+			const r = 2
+			l, err := e.lambdaFleet(ctx, r, 2, sz.fleetLambdaBatches, shares)
+			if err != nil {
+				out[len(fleetGroups)+k] = []Result{failed(fmt.Sprintf("9 fleet lambda R=%d, 2 envs", r), err)}
+				return
+			}
+			out[len(fleetGroups)+k] = lambdaFleetRows(r, shares, l)
+		})
+	}
 	wg.Wait()
 	return slices.Concat(out...)
 }

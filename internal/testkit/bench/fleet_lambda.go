@@ -35,11 +35,12 @@ type lambdaFleetResult struct {
 // records on 10 cases per batch (the two on different cases), invoked one
 // batch after the other; records it reports failed come back in its next
 // batch, as SQS would redeliver them.
-func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int) (lambdaFleetResult, error) {
+func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int, shares bool) (lambdaFleetResult, error) {
 	const envs = 2
+	name, rateLimit := lambdaFleetName(r, envs, shares)
 	res := lambdaFleetResult{firstThr: make([]int, envs), firstWall: make([]float64, envs),
 		invokes: make([]int, envs), records: 10 * batches, envBatches: batches}
-	sim, simURL, err := e.startSim(ctx, "fleet-lambda-casesim")
+	sim, simURL, err := e.startSim(ctx, name+"-casesim")
 	if err != nil {
 		return res, err
 	}
@@ -47,7 +48,7 @@ func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int) (l
 	if err := e.setFaultsAt(ctx, simURL, faults{Rate: r, Burst: burst}); err != nil {
 		return res, err
 	}
-	dlq, err := e.queue(ctx, "fleet-lambda-dlq")
+	dlq, err := e.queue(ctx, name+"-dlq")
 	if err != nil {
 		return res, err
 	}
@@ -59,7 +60,7 @@ func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int) (l
 		}
 	}()
 	for k := range envs {
-		p, u, err := e.startRIE(ctx, fmt.Sprintf("fleet-lambda-env%d", k+1), simURL, dlq)
+		p, u, err := e.startRIE(ctx, fmt.Sprintf("%s-env%d", name, k+1), simURL, dlq, fmt.Sprintf("CASEBRIDGE_RATE_LIMIT=%g", rateLimit))
 		if err != nil {
 			return res, err
 		}
@@ -216,8 +217,20 @@ func emfLines(log string) []map[string]float64 {
 	return out
 }
 
-func lambdaFleetRows(r float64, l lambdaFleetResult) []Result {
+// lambdaFleetName names a Lambda pair's files and rows; with shares each
+// environment gets CASEBRIDGE_RATE_LIMIT = shareOfQuota·r/envs (else 0).
+func lambdaFleetName(r float64, envs int, shares bool) (string, float64) {
+	if !shares {
+		return fmt.Sprintf("fleet-lambda-r%g", r), 0
+	}
+	return fmt.Sprintf("fleet-lambda-r%g-shares", r), shareOfQuota * r / float64(envs)
+}
+
+func lambdaFleetRows(r float64, shares bool, l lambdaFleetResult) []Result {
 	name := fmt.Sprintf("9 fleet lambda R=%g, 2 envs", r)
+	if _, rl := lambdaFleetName(r, 2, shares); shares {
+		name += fmt.Sprintf(", RATE_LIMIT %.3g each", rl)
+	}
 	good := info(name, "goodput, first invoke to last answer", l.goodput, "calls/s")
 	good.Note = fmt.Sprintf("%.0f%% of R; %d ok in %.0fs; %d+%d records, %d invocations; %d records redelivered after a reported failure",
 		100*l.goodput/r, l.counts.OK, l.seconds, l.records, l.records, l.invokes[0]+l.invokes[1], l.retried)

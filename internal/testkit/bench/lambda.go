@@ -75,7 +75,7 @@ func (e *env) lambdaBatches(ctx context.Context, batches int) (lambdaResult, err
 // against the simulator at simURL, and waits until the emulator listens; it
 // returns the invoke URL. The environment is fresh: its first invocation is a
 // cold start.
-func (e *env) startRIE(ctx context.Context, name, simURL, dlq string) (*proc, string, error) {
+func (e *env) startRIE(ctx context.Context, name, simURL, dlq string, extraEnv ...string) (*proc, string, error) {
 	rie, err := testbed.ToolPath("aws-lambda-rie")
 	if err != nil {
 		return nil, "", err
@@ -91,6 +91,7 @@ func (e *env) startRIE(ctx context.Context, name, simURL, dlq string) (*proc, st
 	envv := append(baseEnv(e.dir), "AWS_LAMBDA_FUNCTION_TIMEOUT=30",
 		"AWS_ENDPOINT_URL_SQS="+e.goaws.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+simURL,
 		"CASEBRIDGE_DLQ_URL="+dlq, "CASEBRIDGE_DOMAIN_ID="+domainID)
+	envv = append(envv, extraEnv...)
 	p, err := startProc(e.dir, name, rie, []string{
 		"--runtime-interface-emulator-address", "127.0.0.1:" + strconv.Itoa(apiPort),
 		"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(rapidPort), e.bootstrap}, envv)
