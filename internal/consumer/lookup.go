@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/lookup"
@@ -82,10 +84,16 @@ func (c *Core) findCase(ctx context.Context, req *request) error {
 	if c.o.Finder == nil {
 		return errNoFinder
 	}
+	ctx, span := c.tracer.Start(ctx, SpanLookup, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(AttrDomainID.String(req.lookup.domainID), AttrLookupField.String(req.lookup.fieldID)))
 	id, err := c.o.Finder.Find(ctx, req.lookup.domainID, req.lookup.fieldID, req.lookup.value)
 	if err != nil {
+		reason, _ := lookupOutcome(err)
+		endWithError(span, true, cmp.Or(string(reason.Reason), "lookup failed"))
 		return err
 	}
+	span.SetAttributes(AttrCaseID.String(id))
+	span.End()
 	in := *req.in
 	in.CaseId = aws.String(id)
 	req.in = &in

@@ -226,3 +226,46 @@ func TestMapErrorTextHidesValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupSpan: a rule's lookup is a client span under the message's,
+// naming the field (never the value) and the case found, or the reason it
+// failed; the message span names the rule.
+func TestLookupSpan(t *testing.T) {
+	set, err := rules.Compile([]byte(coreRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		finder     *scriptedFinder
+		wantCase   string
+		wantStatus string
+	}{
+		{&scriptedFinder{id: "c-8842"}, "c-8842", "Unset"},
+		{&scriptedFinder{err: &lookup.AmbiguousError{Count: 2}}, "", "Error"},
+	} {
+		core, rec, tracer := tracedCore(t, &updateRecorder{}, &fakeDLQ{}, false, nil)
+		core.o.Mapper, core.o.Finder = mapper.New(mapper.Config{Rules: set}), tc.finder
+		ctx, msgSpan := tracer.Start(context.Background(), "message")
+		core.Handle(ctx, Message{ID: "m", Body: `{"source":"billing","detail":{"order":"8842secret","amount":1}}`, Span: msgSpan})
+		msgSpan.End()
+		spans := spansNamed(rec, SpanLookup)
+		if len(spans) != 1 {
+			t.Fatalf("%d lookup spans, want 1", len(spans))
+		}
+		s := spans[0]
+		if s.Parent().SpanID() != msgSpan.SpanContext().SpanID() || attr(s, string(AttrLookupField)) != "order_number" ||
+			attr(s, string(AttrCaseID)) != tc.wantCase || s.Status().Code.String() != tc.wantStatus {
+			t.Errorf("lookup span: parent %v, field %q, case %q, status %v", s.Parent().SpanID(), attr(s, string(AttrLookupField)), attr(s, string(AttrCaseID)), s.Status())
+		}
+		if m := spansNamed(rec, "message"); len(m) != 1 || attr(m[0], string(AttrRule)) != "paid" {
+			t.Errorf("message span does not name the rule")
+		}
+		for _, sp := range rec.Ended() {
+			for _, kv := range sp.Attributes() {
+				if strings.Contains(kv.Value.Emit(), "secret") {
+					t.Errorf("span %s attribute %s holds the event's value", sp.Name(), kv.Key)
+				}
+			}
+		}
+	}
+}

@@ -30,17 +30,20 @@ const (
 	SpanLimiterWait = "casebridge.limiter.wait"
 	SpanUpdateCase  = "connectcases.UpdateCase"
 	SpanDLQSend     = "sqs.SendMessage dlq"
+	SpanLookup      = "casebridge.lookup" // a rule's case lookup: the cache, or SearchCases
 
-	AttrCaseID     = attribute.Key("casebridge.case.id")
-	AttrDomainID   = attribute.Key("casebridge.domain.id")
-	AttrEventID    = attribute.Key("casebridge.event.id")
-	AttrOutcome    = attribute.Key("casebridge.outcome")
-	AttrReason     = attribute.Key("casebridge.reason")
-	AttrAttempts   = attribute.Key("casebridge.attempts")
-	AttrClass      = attribute.Key("casebridge.outcome.class") // one call's answer: ok, throttle, transient, …
-	AttrErrorCode  = attribute.Key("casebridge.error.code")
-	AttrHTTPStatus = attribute.Key("http.response.status_code")
-	AttrCoalesced  = attribute.Key("casebridge.coalesced.messages")
+	AttrCaseID      = attribute.Key("casebridge.case.id")
+	AttrDomainID    = attribute.Key("casebridge.domain.id")
+	AttrEventID     = attribute.Key("casebridge.event.id")
+	AttrOutcome     = attribute.Key("casebridge.outcome")
+	AttrReason      = attribute.Key("casebridge.reason")
+	AttrAttempts    = attribute.Key("casebridge.attempts")
+	AttrClass       = attribute.Key("casebridge.outcome.class") // one call's answer: ok, throttle, transient, …
+	AttrErrorCode   = attribute.Key("casebridge.error.code")
+	AttrHTTPStatus  = attribute.Key("http.response.status_code")
+	AttrCoalesced   = attribute.Key("casebridge.coalesced.messages")
+	AttrRule        = attribute.Key("casebridge.rule")         // the mapping rule that mapped the message
+	AttrLookupField = attribute.Key("casebridge.lookup.field") // the field a lookup searches (its id; never the value)
 	// On a message whose update rode in another message's call (coalescing).
 	AttrLeaderTraceID = attribute.Key("casebridge.coalesced.leader.trace_id")
 	AttrLeaderSpanID  = attribute.Key("casebridge.coalesced.leader.span_id")
@@ -104,6 +107,9 @@ func annotate(m Message, out Outcome) {
 	}
 	if out.Code != "" {
 		attrs = append(attrs, AttrErrorCode.String(out.Code))
+	}
+	if out.Rule != "" {
+		attrs = append(attrs, AttrRule.String(out.Rule))
 	}
 	m.Span.SetAttributes(attrs...)
 	if out.Kind != Done {
