@@ -356,6 +356,7 @@ func compileExpr(env *cel.Env, rd *reads, where, src string, want *cel.Type) (*e
 	if path, ok := eventPath(checked.Expr()); ok && len(path) > 0 && plainPath(checked.Expr()) {
 		e.path = path
 	}
+	e.guard = newGuard(checked.Expr())
 	if !rd.addExpr(checked.Expr()) {
 		// It reads no event, so it has one value: computed once here. One
 		// that fails keeps failing on every event, as written.

@@ -41,6 +41,9 @@ type expr struct {
 	// is read straight from the decoded event; anywhere else CEL runs it,
 	// so every error is CEL's own.
 	path []string
+	// guard: it is a conjunction of member tests (has(), == a literal),
+	// the shape of most conditions; decided without CEL where it can be.
+	guard guard
 }
 
 // setField is one field to set: a constant, or an expression per event.
@@ -149,6 +152,11 @@ func (e *expr) eval(ctx context.Context, rule string, vars map[string]any) (ref.
 			return types.Bool(x), nil
 		}
 		return types.NullValue, nil
+	}
+	if e.guard != nil {
+		if b, ok := e.guard.eval(vars["event"]); ok {
+			return types.Bool(b), nil
+		}
 	}
 	var v ref.Val
 	var err error

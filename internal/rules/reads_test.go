@@ -45,6 +45,17 @@ func TestReadsSameResults(t *testing.T) {
 		"event['d-e']",
 		"event.a['c']",
 		"event.xs",
+		"event.?source.orValue('') == 'billing' && event[?'detail-type'].orValue('') == 'Invoice Paid'",
+		"has(event.a) && event.k == 'a'",
+		"has(event.a.b) && event.k != 'z'",
+		"event.?a.?b.orValue('none') == 'none'",
+		"event.a.?b.orValue(true) == true",
+		"'a' == event.k",
+		"event.k == 'a' && event.missing == 'x'",
+		"event.missing == 'x' && event.k == 'zz'",
+		"event['d-e'] == '!' && event.z != true",
+		"event.?a.orValue('') == 'str'",
+		"has(event.source) && event.source == 'billing' && event.a.c == 2.0",
 	}
 	events := []string{
 		`{"a":{"b":1,"c":2},"k":"a","xs":[{"y":1}],"z":1,"d-e":"x"}`,
@@ -58,6 +69,9 @@ func TestReadsSameResults(t *testing.T) {
 		`{"a":null,"xs":[]}`,
 		`{"a":{"b":true,"c":"s"}}`,
 		`{"a":{"b":[1,{"c":null}],"c":-0.5e3}}`,
+		`{"source":"billing","detail-type":"Invoice Paid","k":"a","a":{"b":true}}`,
+		`{"source":"billing","detail-type":7,"a":{"c":2}}`,
+		`{"source":null,"detail-type":"Invoice Paid","z":true,"d-e":"!"}`,
 	}
 	env, err := newEnv()
 	if err != nil {
@@ -183,5 +197,34 @@ func TestDecodeEventStrict(t *testing.T) {
 				t.Errorf("decoded %#v", v)
 			}
 		})
+	}
+}
+
+// TestGuardShapes: the conditions rules are usually written with are
+// decided without CEL; others are left to it.
+func TestGuardShapes(t *testing.T) {
+	env, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]bool{
+		"event.?source.orValue('') == 'billing' && event[?'detail-type'].orValue('') == 'Invoice Paid'": true,
+		"has(event.crm) && event.crm.kind == 'change'":                                                  true,
+		"event.a.?b.?c.orValue(false) == true && 'x' != event['d-e']":                                   true,
+		"event.n == 1.0":                       false, // numbers: CEL's equality
+		"event.?a.orValue(1) == 'x'":           false, // default of another kind
+		"event.?a.b.orValue('') == 'x'":        false, // a plain member after an optional one
+		"has(event.a) || event.k == 'a'":       false,
+		"event.a.startsWith('x')":              false,
+		"has(event.?a.b)":                      false,
+		"event.k == 'a' && size(event.xs) > 0": false,
+	} {
+		e, err := compileExpr(env, newReads(), "when", src, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := e.guard != nil; got != want {
+			t.Errorf("%s: guard %v, want %v", src, got, want)
+		}
 	}
 }
