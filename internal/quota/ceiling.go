@@ -1,6 +1,11 @@
 package quota
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
 
 // This file is how the Limiter answers throttles when the operator set a
 // ceiling (CASEBRIDGE_RATE_LIMIT), which is how a fleet gets exact shares:
@@ -13,8 +18,8 @@ import "time"
 // Lowering the rate after such a collision would break the equality that
 // makes them quiet, and the instance that lowered it would then collide
 // more, not less, and sink (a fifth of R in the fleet simulation). So with
-// a ceiling, a throttle only shifts the phase: the next call waits a whole
-// period from now. Only throttles that keep coming (sustainedThrottles, and
+// a ceiling, a throttle only shifts the phase: the next call waits between
+// one and two periods from now. Only throttles that keep coming (sustainedThrottles, and
 // 10 %, of the last sustainedOf calls) lower the rate as they would without
 // a ceiling: then another caller spends the quota, or the shares add up to
 // more than it. (The price: a ceiling set above the quota is held with
@@ -34,10 +39,28 @@ func (l *Limiter) collisionUnderCeilingLocked(now time.Time) bool {
 		return false
 	}
 	l.holdUntil = now.Add(minHoldoff)
-	l.spendTokenLocked(now)
+	l.shiftPhaseLocked(now)
 	close(l.changed)
 	l.changed = make(chan struct{})
 	return true
+}
+
+// shiftPhaseLocked makes the next call wait a whole period and a random part
+// of another from now. The whole period alone would move the phase only by
+// the throttled call's latency, a few milliseconds when Cases is near, and
+// the next call would meet the same others again.
+func (l *Limiter) shiftPhaseLocked(now time.Time) {
+	r := l.rateLocked(now)
+	if math.IsInf(r, 1) || r <= 0 {
+		l.spendTokenLocked(now)
+		return
+	}
+	// A hash of the clock for the random part: no state, and the fleet
+	// simulation (on a fake clock) stays deterministic.
+	u := float64(uint64(now.UnixNano())*0x9E3779B97F4A7C15>>11) / (1 << 53)
+	l.notBefore = now.Add(time.Duration(u / r * float64(time.Second)))
+	l.tb = rate.NewLimiter(rate.Limit(r), 1)
+	l.tb.ReserveN(l.notBefore, 1)
 }
 
 // sustainedLocked: at least sustainedThrottles throttles, and at least 10 %,

@@ -124,6 +124,9 @@ type Limiter struct {
 	lastWaited   time.Time // a caller last had to wait, past the slow start
 	perS         [rateBuckets]secCount
 
+	// notBefore: no reservation is made for an earlier time (ceiling.go).
+	notBefore time.Time
+
 	// The last calls' results, newest at (nResults-1)%len.
 	results  [resultRing]bool
 	nResults int
@@ -223,8 +226,15 @@ func (l *Limiter) reserveLocked(now time.Time, waiters int) (*rate.Reservation, 
 		l.started = now
 	}
 	l.onReserveLocked()
-	l.tb.SetLimitAt(now, toLimit(l.rateLocked(now)))
-	res := l.tb.ReserveN(now, 1)
+	// After a phase shift the bucket's schedule starts in the future; x/time/rate
+	// takes a reservation earlier than its last one as if made at its last,
+	// so reserve from there.
+	at := now
+	if l.notBefore.After(at) {
+		at = l.notBefore
+	}
+	l.tb.SetLimitAt(at, toLimit(l.rateLocked(now)))
+	res := l.tb.ReserveN(at, 1)
 	d := res.DelayFrom(now)
 	// Waiting in the slow start proper is the limiter ramping up; after the
 	// first throttle it is the quota holding us back.

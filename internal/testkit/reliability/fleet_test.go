@@ -15,62 +15,81 @@ import (
 // share one simulator that allows UpdateCase 2 calls/s with a burst of 2, as
 // the instances of a deployment share the account's quota. Every message is
 // applied exactly once and none is dead-lettered, and the throttled share of
-// all UpdateCase calls stays well under half: a generous bound that holds
-// without flakiness but fails on a throttle storm (instances that each probe
-// for the whole quota and keep hitting 429). The figures are logged; the
-// tight targets are the benchmark's fleet scenario (docs/benchmarks.md).
+// all UpdateCase calls stays under a bound: with the adaptive limiter alone,
+// well under half (it fails on a throttle storm: instances that each probe
+// for the whole quota and keep hitting 429); with exact shares, target 2's
+// 10 %. The figures are logged; the tight targets are the benchmark's fleet
+// scenario (docs/benchmarks.md).
 func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 	const (
 		workers = 3
 		n       = 60
 		rate    = 2.0
 	)
-	w := newWorld(t, 10)
-	w.sim.SetFaults(casesim.Faults{Rate: rate, Burst: 2})
-	msgs := make([]msg, n)
-	for i := range msgs {
-		marker := fmt.Sprintf("f-%d", i)
-		msgs[i] = msg{marker: marker, kind: kValid, body: fmt.Sprintf(`{"caseId":%q,"fields":{"reason":%q}}`, caseID(i), marker)}
+	tests := []struct {
+		name string
+		env  []string
+		// maxThrottled bounds the share of UpdateCase calls answered 429.
+		maxThrottled float64
+	}{
+		// The adaptive limiter alone: generous enough not to flake, tight
+		// enough to catch a throttle storm.
+		{"adaptive", nil, 0.5},
+		// Exact shares, CASEBRIDGE_RATE_LIMIT = 0.95·R/3 each: equal rates
+		// settle where no calls meet (0 throttled in cmd/bench's fleet
+		// scenario); 10 % is target 2's bound.
+		{"exact shares", []string{fmt.Sprintf("CASEBRIDGE_RATE_LIMIT=%g", 0.95*rate/workers)}, 0.10},
 	}
-	w.send(msgs)
-	t0 := time.Now()
-	var ps []*proc
-	for range workers {
-		ps = append(ps, w.startWorker("CASEBRIDGE_COALESCE=off"))
-	}
-	// At the quota the drain takes n/rate = 30 s; allow four times that.
-	w.waitEmpty(time.Duration(4*n/rate) * time.Second)
-	took := time.Since(t0)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, 10)
+			w.sim.SetFaults(casesim.Faults{Rate: rate, Burst: 2})
+			msgs := make([]msg, n)
+			for i := range msgs {
+				marker := fmt.Sprintf("f-%d", i)
+				msgs[i] = msg{marker: marker, kind: kValid, body: fmt.Sprintf(`{"caseId":%q,"fields":{"reason":%q}}`, caseID(i), marker)}
+			}
+			w.send(msgs)
+			t0 := time.Now()
+			var ps []*proc
+			for range workers {
+				ps = append(ps, w.startWorker(append([]string{"CASEBRIDGE_COALESCE=off"}, tt.env...)...))
+			}
+			// At the quota the drain takes n/rate = 30 s; allow four times that.
+			w.waitEmpty(time.Duration(4*n/rate) * time.Second)
+			took := time.Since(t0)
 
-	perOK, perThr := make([]int, workers), make([]int, workers)
-	for i, p := range ps {
-		m := scrape(t, p.httpAddr)
-		perOK[i], perThr[i] = sample(m, `casebridge_updatecase_attempts_total{class="ok"}`), sample(m, `casebridge_updatecase_attempts_total{class="throttle"}`)
-	}
-	for _, p := range ps {
-		p.stop(t)
-	}
-	got := applied(w.sim)
-	dlq := w.drainDLQ()
-	dups := account(t, msgs, got, dlq) // nothing lost, nothing dead-lettered
-	for _, m := range msgs {
-		if got[m.marker] > 1 {
-			t.Errorf("%s applied %d times, want exactly once", m.marker, got[m.marker])
-		}
-	}
-	st := w.sim.Stats()["UpdateCase"]
-	ok, thr, all := st[http.StatusOK], st[http.StatusTooManyRequests], 0
-	for _, c := range st {
-		all += c
-	}
-	share := 0.0
-	if all > 0 {
-		share = float64(thr) / float64(all)
-	}
-	t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d (%.0f%% throttled); per worker ok %v, throttled %v; %d duplicates",
-		workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, 100*share, perOK, perThr, dups)
-	if share >= 0.5 {
-		t.Errorf("%.0f%% of UpdateCase calls throttled (%d of %d), want < 50%%: the instances are fighting over the quota", 100*share, thr, all)
+			perOK, perThr := make([]int, workers), make([]int, workers)
+			for i, p := range ps {
+				m := scrape(t, p.httpAddr)
+				perOK[i], perThr[i] = sample(m, `casebridge_updatecase_attempts_total{class="ok"}`), sample(m, `casebridge_updatecase_attempts_total{class="throttle"}`)
+			}
+			for _, p := range ps {
+				p.stop(t)
+			}
+			got := applied(w.sim)
+			dlq := w.drainDLQ()
+			dups := account(t, msgs, got, dlq) // nothing lost, nothing dead-lettered
+			for _, m := range msgs {
+				if got[m.marker] > 1 {
+					t.Errorf("%s applied %d times, want exactly once", m.marker, got[m.marker])
+				}
+			}
+			st := w.sim.Stats()["UpdateCase"]
+			ok, thr, all := st[http.StatusOK], st[http.StatusTooManyRequests], 0
+			for _, c := range st {
+				all += c
+			}
+			share := 0.0
+			if all > 0 {
+				share = float64(thr) / float64(all)
+			}
+			t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d (%.0f%% throttled); per worker ok %v, throttled %v; %d duplicates",
+				workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, 100*share, perOK, perThr, dups)
+			if share > tt.maxThrottled {
+				t.Errorf("%.0f%% of UpdateCase calls throttled (%d of %d), want ≤ %.0f%%: the instances are fighting over the quota", 100*share, thr, all, 100*tt.maxThrottled)
+			}
+		})
 	}
 }
 
