@@ -63,6 +63,11 @@ func workerGrants(s *Stack) map[grant]bool {
 		allowed[grant{"kms:Decrypt", k}] = true
 		allowed[grant{"kms:GenerateDataKey", k}] = true
 	}
+	if s.Params["TraceCollector"] == "adot" { // ecs.yaml: the collector sidecar shares the task role
+		for _, a := range xrayWriteActions {
+			allowed[grant{a, "*"}] = true
+		}
+	}
 	return allowed
 }
 
@@ -342,8 +347,9 @@ func samGrants(s *Stack) map[grant]bool {
 }
 
 // xrayWriteActions are what Lambda's active tracing needs of the function's
-// role: the write half of AWSXrayWriteOnlyAccess, which SAM attaches only to
-// roles it generates.
+// role, and the ECS trace collector's X-Ray exporter of the task role: the
+// write half of AWSXrayWriteOnlyAccess, which SAM attaches only to roles it
+// generates.
 var xrayWriteActions = []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 func samMaxReceives(s *Stack) string {

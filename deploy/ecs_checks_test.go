@@ -22,14 +22,20 @@ var workerEnv = []string{
 }
 
 func workerContainer(s *Stack) (*ecs.TaskDefinition_ContainerDefinition, error) {
+	return taskContainer(s, "worker")
+}
+
+func taskContainer(s *Stack, name string) (*ecs.TaskDefinition_ContainerDefinition, error) {
 	td, err := s.GetECSTaskDefinitionWithName("TaskDefinition")
 	if err != nil {
 		return nil, err
 	}
-	if len(td.ContainerDefinitions) != 1 {
-		return nil, fmt.Errorf("task definition has %d containers, want the worker alone", len(td.ContainerDefinitions))
+	for i := range td.ContainerDefinitions {
+		if td.ContainerDefinitions[i].Name == name {
+			return &td.ContainerDefinitions[i], nil
+		}
 	}
-	return &td.ContainerDefinitions[0], nil
+	return nil, fmt.Errorf("task definition has no %s container", name)
 }
 
 func containerEnv(c *ecs.TaskDefinition_ContainerDefinition) map[string]string {

@@ -115,3 +115,39 @@ func alarm(t *testing.T, s *Stack, name string) *cloudwatch.Alarm {
 // TestChecksCatchBrokenTemplates proves each invariant check can fail: it
 // breaks one thing in the loaded default stack and expects the check to say
 // so (while the unbroken stack passes it).
+
+// collectorOn reloads s with TraceCollector=adot: the mutation rows load the
+// defaults, and the collector's rows break a stack that has one.
+// TestTemplateInvariants holds the unbroken one to every check.
+func collectorOn(t *testing.T, s *Stack) {
+	t.Helper()
+	*s = *mustLoad(t, ecsPath, paramsFor(declared(t, ecsPath), map[string]string{"TraceCollector": "adot"}))
+}
+
+// collector is the ADOT collector's container definition.
+func collector(t *testing.T, s *Stack) *ecs.TaskDefinition_ContainerDefinition {
+	t.Helper()
+	c, err := taskContainer(s, "adot-collector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dropStatement removes the statement with sid from a role's first inline policy.
+func dropStatement(t *testing.T, s *Stack, role, sid string) {
+	t.Helper()
+	r, err := s.GetIAMRoleWithName(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := r.Policies[0].PolicyDocument.(map[string]any)
+	stmts := doc["Statement"].([]any)
+	for i, st := range stmts {
+		if dig(st, "Sid") == sid {
+			doc["Statement"] = append(stmts[:i:i], stmts[i+1:]...)
+			return
+		}
+	}
+	t.Fatalf("%s has no statement %s", role, sid)
+}

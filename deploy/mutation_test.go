@@ -171,6 +171,42 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		{"ECS: execution role gets * without ECR", ecsPath, byName(ecsc, "execution role least privilege"), func(t *testing.T, s *Stack) {
 			statement(t, s, "ExecutionRole", 0)["Resource"] = "*"
 		}},
+		// ECS trace collector.
+		{"ECS: collector on without the X-Ray grant", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			dropStatement(t, s, "TaskRole", "WriteTraces")
+		}},
+		{"ECS: X-Ray granted without the collector", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			addStatement(t, s, "TaskRole", map[string]any{"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"})
+		}},
+		{"ECS: collector reads X-Ray sampling too", ecsPath, byName(ecsc, "task role least privilege"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			addStatement(t, s, "TaskRole", map[string]any{"Effect": "Allow", "Action": "xray:GetSamplingRules", "Resource": "*"})
+		}},
+		{"ECS: collector image unpinned", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			collector(t, s).Image = collectorImage + "latest"
+		}},
+		{"ECS: collector essential", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			collector(t, s).Essential = ptr(true)
+		}},
+		{"ECS: collector with the default configuration (metrics to CloudWatch Logs)", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			collector(t, s).Command = []string{"--config=/etc/ecs/ecs-default-config.yaml"}
+		}},
+		{"ECS: worker exports nowhere beside the collector", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			setEnv(t, s, "OTEL_EXPORTER_OTLP_ENDPOINT", "")
+		}},
+		{"ECS: worker exports without a collector", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			c := container(t, s)
+			c.Environment = append(c.Environment, ecs.TaskDefinition_KeyValuePair{Name: ptr("OTEL_EXPORTER_OTLP_ENDPOINT"), Value: ptr("http://localhost:4318")})
+		}},
+		{"ECS: worker starts before the collector", ecsPath, byName(ecsc, "trace collector"), func(t *testing.T, s *Stack) {
+			collectorOn(t, s)
+			container(t, s).DependsOnProp = nil
+		}},
 		// ECS task.
 		{"ECS: stopTimeout = grace", ecsPath, byName(ecsc, "task"), func(t *testing.T, s *Stack) {
 			container(t, s).StopTimeout = ptr(25)

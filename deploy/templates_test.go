@@ -37,6 +37,7 @@ var allOn = map[string]string{
 	"EcrRepositoryArn":    "arn:aws:ecr:eu-west-1:123456789012:repository/casebridge-worker",
 	"ExistingClusterName": "shared",
 	"Tracing":             "Active",
+	"TraceCollector":      "adot",
 }
 
 // declared reads a template's parameter declarations without evaluating it.
@@ -147,6 +148,7 @@ func ecsChecks(binaryPath string) []check {
 		{"alarm safety", checkAlarmSafety},
 		{"running tasks alarm", checkRunningTasksAlarm},
 		{"task safety", checkECSSafety},
+		{"trace collector", checkTraceCollector},
 	}
 }
 
@@ -196,10 +198,15 @@ func TestGrantsFollowFeatures(t *testing.T) {
 		{"ConnectInstanceId", allOn["ConnectInstanceId"], "connect:DescribeUser"},
 		{"KmsKeyArn", allOn["KmsKeyArn"], "kms:Decrypt"},
 		{"KmsKeyArn", allOn["KmsKeyArn"], "kms:GenerateDataKey"},
+		{"TraceCollector", "adot", "xray:PutTraceSegments"},
+		{"TraceCollector", "adot", "xray:PutTelemetryRecords"},
 	}
 	for _, tc := range []struct{ path, role string }{{samPath, "FunctionRole"}, {ecsPath, "TaskRole"}} {
 		decl := declared(t, tc.path)
 		for _, f := range features {
+			if _, ok := decl[f.param]; !ok {
+				continue // TraceCollector is ecs.yaml's alone
+			}
 			for _, on := range []bool{false, true} {
 				extra := map[string]string{}
 				if on {

@@ -1,8 +1,14 @@
 package deploy
 
 import (
+	"errors"
+	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/awslabs/goformation/v7/cloudformation"
 )
 
 // TestSAMTracing: the Tracing parameter defaults to PassThrough and sets the
@@ -49,4 +55,63 @@ func TestSAMTracing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// collectorImage is the ADOT collector's repository; the tag must be pinned.
+const collectorImage = "public.ecr.aws/aws-observability/aws-otel-collector:"
+
+// checkTraceCollector: with TraceCollector=adot the task runs the ADOT
+// collector beside the worker, at a pinned version, with the traces-only
+// configuration, not essential (tracing never stops the worker), logging to
+// the task's log group, started before the worker, which exports to it on
+// localhost. Without it the worker runs alone and exports nowhere. The grants
+// are checkGrants' (workerGrants).
+func checkTraceCollector(s *Stack) error {
+	td, err := s.GetECSTaskDefinitionWithName("TaskDefinition")
+	if err != nil {
+		return err
+	}
+	w, err := workerContainer(s)
+	if err != nil {
+		return err
+	}
+	endpoint, exports := containerEnv(w)["OTEL_EXPORTER_OTLP_ENDPOINT"]
+	if s.Params["TraceCollector"] != "adot" {
+		var errs []error
+		if len(td.ContainerDefinitions) != 1 {
+			errs = append(errs, fmt.Errorf("TraceCollector=none: %d containers, want the worker alone", len(td.ContainerDefinitions)))
+		}
+		if exports {
+			errs = append(errs, fmt.Errorf("TraceCollector=none: the worker exports spans to %s", endpoint))
+		}
+		return errors.Join(errs...)
+	}
+	var errs []error
+	if len(td.ContainerDefinitions) != 2 {
+		errs = append(errs, fmt.Errorf("TraceCollector=adot: %d containers, want the worker and the collector", len(td.ContainerDefinitions)))
+	}
+	c, err := taskContainer(s, "adot-collector")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	tag, pinned := strings.CutPrefix(c.Image, collectorImage)
+	if !pinned || !regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(tag) {
+		errs = append(errs, fmt.Errorf("collector image %q, want %svX.Y.Z", c.Image, collectorImage))
+	}
+	if !slices.Equal(c.Command, []string{"--config=/etc/ecs/ecs-xray.yaml"}) {
+		errs = append(errs, fmt.Errorf("collector command %v, want the traces-only configuration", c.Command))
+	}
+	if c.Essential == nil || *c.Essential {
+		errs = append(errs, errors.New("the collector is essential: its failure would stop the worker"))
+	}
+	if lc := c.LogConfiguration; lc == nil || lc.LogDriver != "awslogs" || lc.Options["awslogs-group"] != cloudformation.Ref("LogGroup") {
+		errs = append(errs, errors.New("the collector does not log with awslogs to LogGroup"))
+	}
+	if endpoint != "http://localhost:4318" {
+		errs = append(errs, fmt.Errorf("worker OTEL_EXPORTER_OTLP_ENDPOINT %q, want the collector's OTLP/HTTP receiver http://localhost:4318", endpoint))
+	}
+	if d := w.DependsOnProp; len(d) != 1 || val(d[0].ContainerName) != "adot-collector" || val(d[0].Condition) != "START" {
+		errs = append(errs, errors.New("the worker does not wait for the collector to start"))
+	}
+	return errors.Join(errs...)
 }
