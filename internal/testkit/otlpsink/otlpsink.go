@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -68,6 +69,23 @@ func (s *Sink) Take() []*tracepb.Span {
 	out := s.spans
 	s.spans = nil
 	return out
+}
+
+// JSON renders every span received so far, one line each (protojson), for a
+// test to search with context; Contains searches the bytes as they were sent.
+func (s *Sink) JSON() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, sp := range s.spans {
+		line, err := protojson.Marshal(sp)
+		if err != nil {
+			line = []byte(err.Error())
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // Contains reports whether any request body held text, byte for byte.
