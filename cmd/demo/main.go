@@ -1,7 +1,8 @@
 // Command demo runs casebridge end to end on this machine with nothing from AWS:
 // a local SQS server (goaws), the Connect Cases simulator seeded with demo data,
-// the real worker binary, and the sample messages in examples/messages. It then
-// prints where every message ended up. Run it with scripts/demo (README).
+// the real worker binary, the sample messages in examples/messages, and the
+// upstream events in examples/rules with the mapping rules beside them. It
+// then prints where every message ended up. Run it with scripts/demo (README).
 package main
 
 import (
@@ -113,6 +114,11 @@ func run(rate float64, preset string, keep bool, generated int) error {
 	if err != nil {
 		return err
 	}
+	rulesPath := filepath.Join(work, "rules.json")
+	events, err := joinRules(filepath.Join(root, "examples", "rules"), rulesPath)
+	if err != nil {
+		return err
+	}
 	logPath := filepath.Join(work, "worker.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -125,17 +131,25 @@ func run(rate float64, preset string, keep bool, generated int) error {
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
 		"AWS_ENDPOINT_URL_SQS="+g.Endpoint, "AWS_ENDPOINT_URL_CONNECTCASES="+casesURL,
 		"CASEBRIDGE_QUEUE_URL="+srcURL, "CASEBRIDGE_DLQ_URL="+dlqURL, "CASEBRIDGE_DOMAIN_ID="+domainID,
-		fmt.Sprintf("CASEBRIDGE_HTTP_ADDR=127.0.0.1:%d", httpPort), "CASEBRIDGE_SHUTDOWN_GRACE=5s")
+		fmt.Sprintf("CASEBRIDGE_HTTP_ADDR=127.0.0.1:%d", httpPort), "CASEBRIDGE_SHUTDOWN_GRACE=5s",
+		"CASEBRIDGE_RULES="+rulesPath)
 	if err := worker.Start(); err != nil {
 		return err
 	}
 	defer worker.Process.Kill() //nolint:errcheck // already exited on the normal path
 
-	sent, err := publish(ctx, sqsc, srcURL, filepath.Join(root, "examples", "messages"), generated)
+	samples, err := filepath.Glob(filepath.Join(root, "examples", "messages", "*.json"))
+	if err != nil || len(samples) == 0 {
+		return fmt.Errorf("no sample messages in examples/messages")
+	}
+	sort.Strings(samples)
+	files := append(samples, events...)
+	sent, err := publish(ctx, sqsc, srcURL, root, files, generated)
 	if err != nil {
 		return err
 	}
-	step(fmt.Sprintf("published %d sample messages and %d generated updates; waiting for the worker", len(sent)-generated, generated))
+	step(fmt.Sprintf("published %d contract v1 samples, %d upstream events for the rules in examples/rules, and %d generated updates; waiting for the worker",
+		len(samples), len(events), generated))
 	dead, err := waitSettled(ctx, sqsc, srcURL, dlqURL, sim, sent)
 	if err != nil {
 		return fmt.Errorf("%w (worker log: %s)", err, logPath)
@@ -157,12 +171,8 @@ func run(rate float64, preset string, keep bool, generated int) error {
 
 type sample struct{ file, messageID string }
 
-func publish(ctx context.Context, c *sqs.Client, queueURL, dir string, generated int) ([]sample, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no sample messages in %s", dir)
-	}
-	sort.Strings(files)
+// publish sends every file as one message, then the generated updates.
+func publish(ctx context.Context, c *sqs.Client, queueURL, root string, files []string, generated int) ([]sample, error) {
 	var sent []sample
 	for _, f := range files {
 		body, err := os.ReadFile(f)
@@ -173,7 +183,8 @@ func publish(ctx context.Context, c *sqs.Client, queueURL, dir string, generated
 		if err != nil {
 			return nil, fmt.Errorf("sending %s: %w", f, err)
 		}
-		sent = append(sent, sample{file: filepath.Base(f), messageID: aws.ToString(out.MessageId)})
+		name, _ := filepath.Rel(filepath.Join(root, "examples"), f)
+		sent = append(sent, sample{file: name, messageID: aws.ToString(out.MessageId)})
 	}
 	for i := range generated {
 		body := fmt.Sprintf(`{"caseId":"7a1d6c3e-0000-4000-8000-%012d","fields":{"priority":%d},"eventId":"demo-%d"}`, i%5+1, i%5+1, i)
@@ -236,7 +247,7 @@ func report(sent []sample, dead map[string]deadLetter, sim *casesim.Server) {
 			if d.Code != "" {
 				reason += " (" + d.Code + ")"
 			}
-			fmt.Fprintf(tw, "  %s\tdead-lettered\t%s: %s\n", s.file, reason, oneLine(d.Message, 90))
+			fmt.Fprintf(tw, "  %s\tdead-lettered\t%s: %s\n", s.file, reason, oneLine(d.Message, 150))
 			continue
 		}
 		applied++
