@@ -61,7 +61,7 @@ func setup(ctx context.Context) (func(context.Context, events.SQSEvent) (events.
 	}
 	emf := &lambdasqs.EMF{FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
 	// A relative CASEBRIDGE_RULES names a file in the function's package.
-	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, Logger: log, RulesDir: os.Getenv("LAMBDA_TASK_ROOT"), TracerProvider: tp})
+	parts, err := app.Build(ctx, cfg, cl, app.Options{Metrics: emf, LookupObserver: emf, Logger: log, RulesDir: os.Getenv("LAMBDA_TASK_ROOT"), TracerProvider: tp})
 	if err != nil {
 		return nil, err
 	}

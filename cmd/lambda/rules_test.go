@@ -70,6 +70,10 @@ func TestLambdaMapsEventsByRules(t *testing.T) {
 	if total := len(r.sim.AppliedUpdates()) + len(dead); total != len(byID) {
 		t.Errorf("applied + dead-lettered = %d, sent %d", total, len(byID))
 	}
+	// The second invocation's metrics line counts its cache hit.
+	if !strings.Contains(r.stderr.String(), `"LookupCacheHits":1`) || !strings.Contains(r.stderr.String(), `"SearchCasesCalls":3`) {
+		t.Errorf("no EMF line with LookupCacheHits 1 and SearchCasesCalls 3:\n%s", r.stderr)
+	}
 	if n := r.sim.Stats()["SearchCases"][200]; n != rulecases.Searches {
 		t.Errorf("%d SearchCases calls, want %d (one per order number; the repeat from the cache)", n, rulecases.Searches)
 	}

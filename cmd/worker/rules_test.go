@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +37,7 @@ func TestWorkerMapsEventsByRules(t *testing.T) {
 	}
 	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
 	c := testbed.NewSQSClient(g.Endpoint)
-	_, logs, _ := startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_RULES="+rulesPath, "CASEBRIDGE_FIELD_CATALOG=on")
+	_, logs, addr := startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_RULES="+rulesPath, "CASEBRIDGE_FIELD_CATALOG=on")
 
 	events := rulecases.Events()
 	byID := map[string]rulecases.Event{}
@@ -107,6 +110,19 @@ func TestWorkerMapsEventsByRules(t *testing.T) {
 	// the worker's batched deletes are flushed (a message kept for a retry
 	// would stay invisible for the queue's 10s visibility timeout).
 	poll.WaitFor(t, 5*time.Second, "the source queue to be empty", func() bool { return queueEmpty(t, c, src) })
+	// The metrics show the lookups' sources and the searches made.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`casebridge_lookups_total{source="cache"} 1`, `casebridge_lookups_total{source="search"} 3`,
+		fmt.Sprintf(`casebridge_searchcases_calls_total{class="ok"} %d`, rulecases.Searches)} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if !strings.Contains(logs.String(), `"rule":"invoice-paid"`) {
 		t.Errorf("no outcome line names the rule")
 	}

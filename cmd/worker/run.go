@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	var parts app.Parts
 	// Scraped only after Build returned and the HTTP server started.
 	metrics := worker.NewMetrics(limiterStatus{&parts})
-	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics, TracerProvider: tp})
+	parts, err = app.Build(ctx, cfg, cl, app.Options{EagerCatalog: true, Logger: log, Metrics: metrics, LookupObserver: metrics, TracerProvider: tp})
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	Logger       *zap.Logger
 	// TracerProvider makes the core's spans; nil → none.
 	TracerProvider trace.TracerProvider
+	// LookupObserver hears the case lookups' cache hits and SearchCases
+	// calls (the binary's metrics); nil → none.
+	LookupObserver lookup.Observer
 	// RulesDir is where a relative CASEBRIDGE_RULES path starts: the
 	// Lambda's task root (its package); "" is the working directory.
 	RulesDir string
@@ -115,7 +118,8 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 	if set != nil {
 		// Built whether or not a rule looks cases up: it costs nothing
 		// until one does.
-		finder = lookup.New(cl.Cases, lookup.Options{TTL: cfg.LookupTTL, MissTTL: cfg.LookupMissTTL, Logger: o.Logger})
+		finder = lookup.New(cl.Cases, lookup.Options{TTL: cfg.LookupTTL, MissTTL: cfg.LookupMissTTL,
+			Observer: o.LookupObserver, Logger: o.Logger})
 	}
 	policy, err := consumer.ParsePerformedBy(cfg.PerformedByAllow, !cfg.PerformedByUserArn, cfg.PerformedByDefault)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/casebridge/casebridge/contract"
 
 	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/lookup"
 	"github.com/casebridge/casebridge/internal/retry"
 )
 
@@ -24,9 +25,13 @@ type EMF struct {
 	latencies []float64 // milliseconds
 }
 
-var _ consumer.Metrics = (*EMF)(nil)
+var (
+	_ consumer.Metrics = (*EMF)(nil)
+	_ lookup.Observer  = (*EMF)(nil)
+)
 
-var emfCounters = []string{"Applied", "DeadLettered", "RetryLater", "Retries", "Throttles", "DLQSends", "DLQSendFailures"}
+var emfCounters = []string{"Applied", "DeadLettered", "RetryLater", "Retries", "Throttles", "DLQSends", "DLQSendFailures",
+	"LookupCacheHits", "SearchCasesCalls", "SearchCasesThrottles"}
 
 func (e *EMF) add(name string, v float64) {
 	e.mu.Lock()
@@ -74,6 +79,22 @@ func (e *EMF) ObserveDeadLetterSend(_ contract.Reason, err error) {
 		return
 	}
 	e.add("DLQSends", 1)
+}
+
+// ObserveLookup counts case lookups answered from the cache (the rest made
+// or shared a search, counted by ObserveSearch).
+func (e *EMF) ObserveLookup(cached bool) {
+	if cached {
+		e.add("LookupCacheHits", 1)
+	}
+}
+
+// ObserveSearch counts SearchCases calls, and the throttled ones apart.
+func (e *EMF) ObserveSearch(c retry.Class) {
+	e.add("SearchCasesCalls", 1)
+	if c == retry.ClassThrottle {
+		e.add("SearchCasesThrottles", 1)
+	}
 }
 
 // Flush writes the invocation's metrics as one EMF line and resets them.

@@ -53,10 +53,25 @@ type Options struct {
 	BackoffMax  time.Duration // 5s
 	// MaxWait bounds one shared search, retries and pacing included (30s),
 	// and never outlasts the deadline of the caller that started it.
-	MaxWait time.Duration
-	Logger  *zap.Logger      // nil → no logs
-	Now     func() time.Time // the cache's clock
+	MaxWait  time.Duration
+	Observer Observer         // nil → none
+	Logger   *zap.Logger      // nil → no logs
+	Now      func() time.Time // the cache's clock
 }
+
+// Observer hears what a Finder does, for metrics.
+type Observer interface {
+	// ObserveLookup: one Find answered, from the cache or by a search
+	// (its own or one it shared).
+	ObserveLookup(cached bool)
+	// ObserveSearch: one SearchCases call and its class ("" = success).
+	ObserveSearch(c retry.Class)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveLookup(bool)        {}
+func (nopObserver) ObserveSearch(retry.Class) {}
 
 // NotFoundError: no case has the field equal to the value.
 type NotFoundError struct {
@@ -126,6 +141,9 @@ func New(api SearchAPI, o Options) *Finder {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -145,6 +163,7 @@ func (f *Finder) Find(ctx context.Context, domainID, fieldID string, value types
 		return "", err
 	}
 	if e, ok := f.cached(k); ok {
+		f.o.Observer.ObserveLookup(true)
 		return f.answer(domainID, fieldID, e)
 	}
 	ch := f.group.DoChan(k, func() (any, error) {
@@ -164,6 +183,7 @@ func (f *Finder) Find(ctx context.Context, domainID, fieldID string, value types
 		if r.Err != nil {
 			return "", r.Err
 		}
+		f.o.Observer.ObserveLookup(false)
 		return f.answer(domainID, fieldID, r.Val.(entry))
 	case <-ctx.Done():
 		return "", fmt.Errorf("case lookup: %w", ctx.Err())
@@ -258,10 +278,11 @@ func (f *Finder) call(ctx context.Context, in *connectcases.SearchCasesInput) (*
 			return nil, retry.Classified{Class: retry.ClassThrottle, Err: fmt.Errorf("case lookup: waiting for the SearchCases pace: %w", err)}
 		}
 		out, err := f.api.SearchCases(ctx, in, noSDKRetries)
+		c := retry.Classify(ctx, err)
+		f.o.Observer.ObserveSearch(c.Class)
 		if err == nil {
 			return out, nil
 		}
-		c := retry.Classify(ctx, err)
 		if c.Class != retry.ClassThrottle && c.Class != retry.ClassTransient {
 			return nil, fmt.Errorf("case lookup: %w", err)
 		}

@@ -239,3 +239,45 @@ func TestPaceWaitPastTheDeadlineIsAThrottle(t *testing.T) {
 		t.Errorf("took %v: should give up at once rather than wait for a turn past the deadline", d)
 	}
 }
+
+// counter is an Observer that counts.
+type counter struct {
+	mu       sync.Mutex
+	cached   int
+	searched int
+	classes  map[retry.Class]int
+}
+
+func (c *counter) ObserveLookup(cached bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached {
+		c.cached++
+	} else {
+		c.searched++
+	}
+}
+
+func (c *counter) ObserveSearch(cl retry.Class) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.classes == nil {
+		c.classes = map[retry.Class]int{}
+	}
+	c.classes[cl]++
+}
+
+// TestObserverHearsCacheAndSearches: the metrics hooks see each answer's
+// source and each SearchCases call's class, throttles included.
+func TestObserverHearsCacheAndSearches(t *testing.T) {
+	sim, url := start(t, casesim.Options{Quotas: map[string]casesim.Quota{"SearchCases": {Rate: 5, Burst: 1}}})
+	obs := &counter{}
+	f := lookup.New(testbed.NewCasesClient(url), lookup.Options{Observer: obs, Pace: awsquota.Quota{Rate: math.Inf(1)}, BackoffBase: 20 * time.Millisecond, Attempts: 50})
+	for _, order := range []string{"8842", "8842", "9000", "1", "8842"} {
+		_, _ = f.Find(context.Background(), dom, "order_number", str(order))
+	}
+	ok, throttled := searches(sim)
+	if obs.cached != 2 || obs.searched != 3 || obs.classes[""] != ok || obs.classes[retry.ClassThrottle] != throttled || ok != 3 {
+		t.Errorf("observed %d cached, %d searched, calls %v; the simulator answered %d ok, %d throttled", obs.cached, obs.searched, obs.classes, ok, throttled)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/casebridge/casebridge/internal/consumer"
+	"github.com/casebridge/casebridge/internal/lookup"
 	"github.com/casebridge/casebridge/internal/retry"
 )
 
@@ -27,11 +28,16 @@ type Metrics struct {
 	deletes        prometheus.Counter
 	deleteFailures prometheus.Counter
 	heartbeats     *prometheus.CounterVec
+	lookups        *prometheus.CounterVec
+	searches       *prometheus.CounterVec
 	calls          *callMeter // UpdateCase successes and throttles
 	drained        *callMeter // messages deleted from the source queue
 }
 
-var _ consumer.Metrics = (*Metrics)(nil)
+var (
+	_ consumer.Metrics = (*Metrics)(nil)
+	_ lookup.Observer  = (*Metrics)(nil)
+)
 
 // LimiterStatus is what the metrics read from the shared limiter.
 type LimiterStatus interface {
@@ -63,9 +69,13 @@ func NewMetrics(lim LimiterStatus) *Metrics {
 			Help: "Messages whose delete failed for good (they will be delivered again)."}),
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_heartbeats_total",
 			Help: "Visibility extensions of in-flight messages, by result."}, []string{"result"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_lookups_total",
+			Help: "Case lookups of mapping rules answered, by source (cache or search)."}, []string{"source"}),
+		searches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_searchcases_calls_total",
+			Help: "SearchCases calls of case lookups, by error class (ok = success)."}, []string{"class"}),
 	}
 	m.reg.MustRegister(m.outcomes, m.attempts, m.latency, m.dlqSends, m.inflight, m.receiveErrors,
-		m.deletes, m.deleteFailures, m.heartbeats,
+		m.deletes, m.deleteFailures, m.heartbeats, m.lookups, m.searches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_updatecase_success_rate",
@@ -128,6 +138,24 @@ func (m *Metrics) ObserveUpdateCase(d time.Duration, c retry.Class) {
 func (m *Metrics) ObserveDeadLetterSend(reason contract.Reason, err error) {
 	if m != nil {
 		m.dlqSends.WithLabelValues(string(reason), resultLabel(err)).Inc()
+	}
+}
+
+// ObserveLookup counts a case lookup by where its answer came from.
+func (m *Metrics) ObserveLookup(cached bool) {
+	if m != nil {
+		source := "search"
+		if cached {
+			source = "cache"
+		}
+		m.lookups.WithLabelValues(source).Inc()
+	}
+}
+
+// ObserveSearch counts a SearchCases call by its class.
+func (m *Metrics) ObserveSearch(c retry.Class) {
+	if m != nil {
+		m.searches.WithLabelValues(classLabel(c)).Inc()
 	}
 }
 
