@@ -15,7 +15,6 @@ package lookup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/casesim/awsquota"
 	"github.com/casebridge/casebridge/internal/retry"
 )
@@ -346,8 +346,9 @@ func (f *Finder) evict() {
 	}
 }
 
-// errEmptyValue: an empty value would match every case that has none.
-var errEmptyValue = errors.New("case lookup: the value to look up is empty")
+// errEmptyValue: an empty value would match every case that has none. A
+// rejection, so the message is dead-lettered rather than retried.
+var errEmptyValue = &contract.RejectionError{Path: "lookup.value", Rule: "the value to look up is empty; it would match every case without one"}
 
 // key is the cache key; the member's kind is part of it, since the string
 // "42" and the number 42 match different cases.

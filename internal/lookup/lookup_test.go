@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/casesim/awsquota"
 	"github.com/casebridge/casebridge/internal/lookup"
@@ -279,5 +280,19 @@ func TestObserverHearsCacheAndSearches(t *testing.T) {
 	ok, throttled := searches(sim)
 	if obs.cached != 2 || obs.searched != 3 || obs.classes[""] != ok || obs.classes[retry.ClassThrottle] != throttled || ok != 3 {
 		t.Errorf("observed %d cached, %d searched, calls %v; the simulator answered %d ok, %d throttled", obs.cached, obs.searched, obs.classes, ok, throttled)
+	}
+}
+
+// TestEmptyValueIsRefused: an empty value would match every case without
+// one; it is refused as the message's fault, with no search.
+func TestEmptyValueIsRefused(t *testing.T) {
+	sim, url := start(t, casesim.Options{})
+	_, err := lookup.New(testbed.NewCasesClient(url), lookup.Options{}).Find(context.Background(), dom, "order_number", &types.FieldValueUnionMemberEmptyValue{})
+	var rej *contract.RejectionError
+	if !errors.As(err, &rej) {
+		t.Errorf("err %v, want a rejection", err)
+	}
+	if ok, _ := searches(sim); ok != 0 {
+		t.Errorf("%d searches, want none", ok)
 	}
 }
