@@ -212,7 +212,8 @@ func TestWorkerRefusesRulesThatDoNotCompile(t *testing.T) {
 			}
 			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 				t.Logf("peak RSS %d MiB", ru.Maxrss>>10) // KiB on Linux
-				if ru.Maxrss > 100<<10 { // measured: 30–35 MiB, the binary's own footprint
+				// Measured: 30–35 MiB, the binary's own footprint.
+				if ru.Maxrss > 100<<10 {
 					t.Errorf("peak RSS %d MiB compiling a refused rules file, want under 100", ru.Maxrss>>10)
 				}
 			}
