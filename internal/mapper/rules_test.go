@@ -112,3 +112,57 @@ func TestMapEventNeedsADomain(t *testing.T) {
 		t.Errorf("err %v, want a domainId rejection naming the rule", err)
 	}
 }
+
+// FuzzMapEvent: with rules, MapEvent never panics and answers with a
+// request or a *RejectionError / *rules.MapError that FailureReason turns
+// into a dead-letter class; a rule's request has its domain, and either
+// its case id or a lookup in that domain; contract v1's answer is Map's.
+// Run: go test -run '^$' -fuzz FuzzMapEvent -fuzztime 60s ./internal/mapper/
+func FuzzMapEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"version":"0","source":"billing","detail-type":"Invoice Paid","detail":{"orderNumber":"8842"}}`,
+		`{"Type":"Notification","Message":"{\"crm\":{\"caseRef\":\"c-1\",\"subject\":\"s\"}}"}`,
+		`{"caseId":"c-4","fields":{"escalated":true}}`,
+		`{"strict":{}}`, `{"crm":{"caseRef":1}}`, `{"source":"billing","detail-type":"Invoice Paid","detail":{"orderNumber":null}}`,
+		benchRaw, shortMsg,
+	} {
+		f.Add([]byte(s))
+	}
+	set, err := rules.Compile([]byte(mapRules))
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := New(Config{DefaultDomainID: "default-domain", Rules: set})
+	plain := New(Config{DefaultDomainID: "default-domain"})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := m.MapEvent(context.Background(), body)
+		if err != nil {
+			var rej *RejectionError
+			var me *rules.MapError
+			if !errors.As(err, &rej) && !errors.As(err, &me) {
+				t.Fatalf("error %T is neither a rejection nor a MapError: %v", err, err)
+			}
+			if class, _ := FailureReason(err); !class.DeadLetters() {
+				t.Fatalf("class %q does not dead-letter", class)
+			}
+			return
+		}
+		in := got.Input
+		if aws.ToString(in.DomainId) == "" {
+			t.Fatalf("no domain: %+v", got)
+		}
+		if got.Rule == "" {
+			want, err := plain.Map(body)
+			if err != nil || requestJSON(t, want.Input) != requestJSON(t, in) {
+				t.Fatalf("contract v1 answer differs from Map's (%v)", err)
+			}
+			return
+		}
+		switch {
+		case got.Lookup != nil && (in.CaseId != nil || got.Lookup.DomainID != *in.DomainId):
+			t.Fatalf("lookup %+v with case %v in domain %s", got.Lookup, in.CaseId, *in.DomainId)
+		case got.Lookup == nil && aws.ToString(in.CaseId) == "":
+			t.Fatalf("rule %s gave neither a case id nor a lookup", got.Rule)
+		}
+	})
+}
