@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -223,5 +224,35 @@ func TestLambdaTracesEachRecord(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr.String(), `"traceId":"`+invocation.TraceID().String()+`"`); n < len(ev.Records) {
 		t.Errorf("%d log lines name trace %s, want one per record", n, invocation.TraceID())
+	}
+}
+
+// TestLambdaSilentCollectorCostsAtMostTheFlushBound: a collector that accepts
+// the export and never answers makes each invocation wait flushTimeout at
+// most, never past its deadline: the batch is answered (not timed out, which
+// would redeliver the applied record) and the failed export is logged.
+func TestLambdaSilentCollectorCostsAtMostTheFlushBound(t *testing.T) {
+	release := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select { // hold the export until the test ends
+		case <-release:
+		case <-req.Context().Done():
+		}
+	}))
+	defer silent.Close()
+	defer close(release)
+	r := newRig(t, 3, "OTEL_EXPORTER_OTLP_ENDPOINT="+silent.URL, "OTEL_EXPORTER_OTLP_TIMEOUT=30000")
+	start := time.Now()
+	resp := r.send(events.SQSEvent{Records: []events.SQSMessage{record(0, good(0))}})
+	took := time.Since(start)
+	if len(resp.BatchItemFailures) != 0 || len(r.sim.AppliedUpdates()) != 1 {
+		t.Fatalf("failures %v, %d applied: the record's outcome must not depend on the collector", ids(resp), len(r.sim.AppliedUpdates()))
+	}
+	// send fails the test if the emulator timed the invocation out.
+	if took < flushTimeout {
+		t.Errorf("invocation took %v, less than the flush bound %v: the export was not held, the test proves nothing", took, flushTimeout)
+	}
+	if !strings.Contains(r.stderr.String(), "exporting the invocation's spans") {
+		t.Errorf("the failed export is not logged:\n%s", r.stderr)
 	}
 }

@@ -26,6 +26,12 @@ const (
 // to its own publisher, carries the core's outcome, and says when the record
 // was reported as a batch item failure.
 func TestSpansFollowTheLambdaConventions(t *testing.T) {
+	for _, arn := range []string{"arn:aws:sqs:us-east-1:100010001000:src", "arn:aws:sqs:us-east-1:100010001000:src.fifo"} {
+		t.Run(queueName(arn), func(t *testing.T) { testLambdaSpans(t, arn) })
+	}
+}
+
+func testLambdaSpans(t *testing.T, arn string) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	var seen []trace.Span
@@ -36,7 +42,8 @@ func TestSpansFollowTheLambdaConventions(t *testing.T) {
 		}
 		return consumer.Outcome{Kind: consumer.Done}
 	})
-	ev := event("arn:aws:sqs:us-east-1:100010001000:src", [2]string{"", "ok"}, [2]string{"", "retry"}, [2]string{"", "ok"})
+	// FIFO: one group per record, so the core's scripted outcomes hold nothing back.
+	ev := event(arn, [2]string{"a", "ok"}, [2]string{"b", "retry"}, [2]string{"c", "ok"})
 	ev.Records[0].MessageAttributes = map[string]events.SQSMessageAttribute{
 		consumer.TraceparentAttribute: {DataType: "String", StringValue: aws.String(w3cPublisher)}}
 	ev.Records[0].Attributes[awsTraceHeader] = xrayPublisher // traceparent wins
@@ -56,7 +63,7 @@ func TestSpansFollowTheLambdaConventions(t *testing.T) {
 	msgs := map[string]sdktrace.ReadOnlySpan{}
 	for _, s := range rec.Ended() {
 		switch s.Name() {
-		case "src process":
+		case queueName(arn) + " process":
 			inv = s
 		case SpanMessage:
 			for _, a := range s.Attributes() {
