@@ -1,9 +1,12 @@
 package mapper
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"testing"
+
+	"github.com/casebridge/casebridge/internal/rules"
 )
 
 // benchRaw is a typical message: five fields of four kinds, performedBy,
@@ -78,4 +81,29 @@ func BenchmarkBaseline(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMapEventContractV1 measures what a deployment with mapping rules
+// pays for a contract v1 message: the rules run first (none matches), then
+// contract v1. Compare with BenchmarkMap/raw.
+// Run: go test -run '^$' -bench 'BenchmarkMap(EventContractV1)?$|BenchmarkMap/raw' -benchmem ./internal/mapper/
+func BenchmarkMapEventContractV1(b *testing.B) {
+	// Two rules for other systems' events, each guarded as rules.md says.
+	set, err := rules.Compile([]byte(`{"rules": [
+ {"name": "invoice-paid", "when": "event.?source.orValue('') == 'billing' && event[?'detail-type'].orValue('') == 'Invoice Paid'",
+  "lookup": {"fieldId": "order_number", "value": "event.detail.orderNumber"}, "set": {"status": {"value": "closed"}}},
+ {"name": "crm-change", "when": "has(event.crm)", "caseId": "event.crm.caseRef", "set": {"title": {"expr": "event.crm.subject"}}}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := New(Config{Rules: set})
+	body := []byte(benchRaw)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		got, err := m.MapEvent(context.Background(), body)
+		if err != nil || got.Rule != "" {
+			b.Fatal(got, err)
+		}
+	}
 }

@@ -77,6 +77,11 @@ func (m *Mapper) Map(body []byte) (*Mapped, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.decode(payload, envelope)
+}
+
+// decode maps the contract v1 message an envelope held.
+func (m *Mapper) decode(payload []byte, envelope string) (*Mapped, error) {
 	msg, err := contract.Decode(payload)
 	if err != nil {
 		return nil, asRejection(err)

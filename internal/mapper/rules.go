@@ -51,7 +51,7 @@ func (m *Mapper) MapEvent(ctx context.Context, body []byte) (*Mapped, error) {
 	if !errors.As(err, &me) || (me.Code != rules.CodeNoRuleMatched && me.Code != rules.CodeInvalidEvent) {
 		return nil, err
 	}
-	mapped, cerr := m.Map(body)
+	mapped, cerr := m.decode(payload, envelope) // unwrapped once, above
 	if cerr == nil {
 		return mapped, nil
 	}
