@@ -5,6 +5,7 @@
 package rulecases
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,3 +111,23 @@ func Repeat() Event {
 // Searches is how many SearchCases calls Events and Repeat make: one per
 // distinct order number.
 const Searches = 3
+
+// Orders is a seed for the rules' domain with n cases, case i carrying
+// order number 10000+i, in place of Seed's (for load and fault tests); its
+// case ids are OrderCase(i).
+func Orders(sim *casesim.Server, n int) error {
+	var cases []string
+	for i := range n {
+		cases = append(cases, `{"id":"`+OrderCase(i)+`","templateId":"t","fields":{"title":"o","order_number":"`+strconv.Itoa(10000+i)+`"}}`)
+	}
+	return sim.LoadSeed(strings.NewReader(`{"domains":[{"id":"` + DomainID + `","name":"orders",
+ "fields":[{"name":"title","type":"Text"},{"name":"order_number","type":"Text"},{"name":"amount","type":"Number"},
+           {"name":"status","type":"SingleSelect","options":["open","paid","closed"]}],
+ "templates":[{"id":"t","name":"t"}],"cases":[` + strings.Join(cases, ",") + `]}]}`))
+}
+
+// OrderCase is the id of Orders' case i.
+func OrderCase(i int) string { return fmt.Sprintf("5e0d2b7a-0000-4000-8000-%012d", 10000+i) }
+
+// OrderPaid is the billing event that pays Orders' order i.
+func OrderPaid(i int) string { return invoicePaid(strconv.Itoa(10000+i), float64(i)) }
