@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connectcases"
 	"github.com/aws/aws-sdk-go-v2/service/connectcases/types"
 
+	"github.com/casebridge/casebridge/contract"
 	"github.com/casebridge/casebridge/internal/casesim"
 	"github.com/casebridge/casebridge/internal/clients"
 	"github.com/casebridge/casebridge/internal/config"
@@ -73,6 +74,17 @@ func TestRulesAreWiredIn(t *testing.T) {
 	}
 	if n := sim.Stats()["SearchCases"][200]; n != 1 {
 		t.Errorf("%d SearchCases calls, want 1", n)
+	}
+
+	// A value the catalog cannot convert is dead-lettered as validation
+	// before the lookup and the call: no SearchCases, no UpdateCase.
+	sim.ResetStats()
+	out = parts.Core.Handle(ctx, consumer.Message{ID: "m2", Body: `{"type":"paid","order":8843,"prio":"high"}`})
+	if out.Kind != consumer.DeadLettered || out.Reason != contract.ReasonValidation {
+		t.Errorf("outcome %v/%s (%v), want dead-lettered validation", out.Kind, out.Reason, out.Err)
+	}
+	if st := sim.Stats(); len(st["SearchCases"])+len(st["UpdateCase"]) != 0 {
+		t.Errorf("calls made for a refused value: %v", st)
 	}
 }
 
