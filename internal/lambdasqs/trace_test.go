@@ -126,3 +126,38 @@ func TestQueueName(t *testing.T) {
 		}
 	}
 }
+
+// TestInvocationHeaderDecidesSampling: with the SDK's default (parent-based)
+// sampler, the invocation's header decides what is recorded, as
+// docs/operations.md says for each tracing mode.
+func TestInvocationHeaderDecidesSampling(t *testing.T) {
+	tests := []struct {
+		name, header string
+		recorded     bool
+		joins        string // the invocation's trace when the spans join it; "" = a new trace
+	}{
+		{"Active, sampled", invocationHeader, true, "5759e988bd862e3fe1be46a994272793"},
+		{"not sampled", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", false, "5759e988bd862e3fe1be46a994272793"},
+		{"PassThrough naming only the trace", "Root=1-5759e988-bd862e3fe1be46a994272793", true, ""},
+		{"no header", "", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+			var traceID string
+			core := handlers.Func(func(ctx context.Context, m consumer.Message) consumer.Outcome {
+				traceID = m.Span.SpanContext().TraceID().String()
+				return consumer.Outcome{Kind: consumer.Done}
+			})
+			(&Handler{Core: core, TracerProvider: tp}).Handle(WithInvocationTrace(context.Background(), tc.header), event("arn:q", [2]string{"", "ok"}))
+			if got := len(rec.Ended()) == 2; got != tc.recorded {
+				t.Errorf("recorded %v (%d spans), want %v", got, len(rec.Ended()), tc.recorded)
+			}
+			const invocationTrace = "5759e988bd862e3fe1be46a994272793"
+			if joined := traceID == invocationTrace; joined != (tc.joins != "") {
+				t.Errorf("record's trace %s, joined the invocation's %v, want %v", traceID, joined, tc.joins != "")
+			}
+		})
+	}
+}
