@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -86,20 +85,6 @@ func tracedRig(t *testing.T, timeoutSecs int, extraEnv ...string) (*rig, *traceH
 	return r, shim
 }
 
-func attr(s *tracepb.Span, key string) string {
-	for _, kv := range s.Attributes {
-		if kv.Key == key {
-			if v := kv.Value.GetStringValue(); v != "" {
-				return v
-			}
-			return fmt.Sprint(kv.Value.GetIntValue())
-		}
-	}
-	return ""
-}
-
-func spanID(b []byte) string { return hex.EncodeToString(b) }
-
 // TestLambdaTracesEachRecord: the real bootstrap under the emulator, invoked
 // with an X-Ray trace header as Lambda invokes it, and with records whose
 // publishers' spans travel as traceparent or AWSTraceHeader, against a Cases
@@ -159,23 +144,22 @@ func TestLambdaTracesEachRecord(t *testing.T) {
 
 	// The invocation has returned: its spans must be exported already.
 	spans := sink.Trace(invocation.TraceID())
-	byID := map[string]*tracepb.Span{}
+	byID := otlpsink.ByID(spans)
 	var inv *tracepb.Span
 	records := map[string]*tracepb.Span{}
 	for _, s := range spans {
-		byID[spanID(s.SpanId)] = s
 		switch s.Name {
 		case "src process":
 			inv = s
 		case lambdasqs.SpanMessage:
-			records[attr(s, "messaging.message.id")] = s
+			records[otlpsink.Attr(s, "messaging.message.id")] = s
 		}
 	}
 	if inv == nil {
 		t.Fatalf("no invocation span in the invocation's trace %s (%d spans)\n%s", invocation.TraceID(), len(spans), r.stderr)
 	}
-	if spanID(inv.ParentSpanId) != invocation.SpanID().String() {
-		t.Errorf("invocation span's parent %s, want the invocation's X-Ray segment %s", spanID(inv.ParentSpanId), invocation.SpanID())
+	if otlpsink.ID(inv.ParentSpanId) != invocation.SpanID().String() {
+		t.Errorf("invocation span's parent %s, want the invocation's X-Ray segment %s", otlpsink.ID(inv.ParentSpanId), invocation.SpanID())
 	}
 	if len(inv.Links) != len(ev.Records) {
 		t.Errorf("invocation span has %d links, want one per record (%d)", len(inv.Links), len(ev.Records))
@@ -183,36 +167,32 @@ func TestLambdaTracesEachRecord(t *testing.T) {
 	throttled := 0
 	for i, rec := range ev.Records {
 		msg := records[rec.MessageId]
-		if msg == nil || spanID(msg.ParentSpanId) != spanID(inv.SpanId) {
+		if msg == nil || otlpsink.ID(msg.ParentSpanId) != otlpsink.ID(inv.SpanId) {
 			t.Errorf("record %d: no span under the invocation's", i)
 			continue
 		}
-		if len(msg.Links) != 1 || spanID(msg.Links[0].TraceId) != published[i].TraceID().String() || spanID(msg.Links[0].SpanId) != published[i].SpanID().String() {
+		if len(msg.Links) != 1 || otlpsink.ID(msg.Links[0].TraceId) != published[i].TraceID().String() || otlpsink.ID(msg.Links[0].SpanId) != published[i].SpanID().String() {
 			t.Errorf("record %d: links %v, want its publisher's span %s/%s", i, msg.Links, published[i].TraceID(), published[i].SpanID())
 		}
 		count := map[string]int{}
 		for _, s := range spans {
-			p := s
-			for hops := 0; p != nil && hops < 10 && p != msg; hops++ {
-				p = byID[spanID(p.ParentSpanId)]
-			}
-			if p != msg || s == msg {
+			if !otlpsink.Descends(byID, s, msg) {
 				continue // another record's, or the invocation's
 			}
 			count[s.Name]++
-			if s.Name == consumer.SpanUpdateCase && attr(s, "casebridge.outcome.class") == "throttle" {
+			if s.Name == consumer.SpanUpdateCase && otlpsink.Attr(s, "casebridge.outcome.class") == "throttle" {
 				throttled++
-				if attr(s, "http.response.status_code") != "429" {
-					t.Errorf("throttled call's status %q, want 429", attr(s, "http.response.status_code"))
+				if otlpsink.Attr(s, "http.response.status_code") != "429" {
+					t.Errorf("throttled call's status %q, want 429", otlpsink.Attr(s, "http.response.status_code"))
 				}
 			}
 		}
 		if i < applied {
-			if count[consumer.SpanLimiterWait] == 0 || count[consumer.SpanUpdateCase] == 0 || count[consumer.SpanDLQSend] != 0 || attr(msg, "casebridge.outcome") != "applied" {
-				t.Errorf("applied record %d: spans %v, outcome %q", i, count, attr(msg, "casebridge.outcome"))
+			if count[consumer.SpanLimiterWait] == 0 || count[consumer.SpanUpdateCase] == 0 || count[consumer.SpanDLQSend] != 0 || otlpsink.Attr(msg, "casebridge.outcome") != "applied" {
+				t.Errorf("applied record %d: spans %v, outcome %q", i, count, otlpsink.Attr(msg, "casebridge.outcome"))
 			}
-		} else if count[consumer.SpanDLQSend] != 1 || count[consumer.SpanUpdateCase] != 0 || attr(msg, "casebridge.outcome") != "dead-lettered" {
-			t.Errorf("dead-lettered record: spans %v, outcome %q", count, attr(msg, "casebridge.outcome"))
+		} else if count[consumer.SpanDLQSend] != 1 || count[consumer.SpanUpdateCase] != 0 || otlpsink.Attr(msg, "casebridge.outcome") != "dead-lettered" {
+			t.Errorf("dead-lettered record: spans %v, outcome %q", count, otlpsink.Attr(msg, "casebridge.outcome"))
 		}
 	}
 	if throttled == 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http/httptest"
 	"syscall"
 	"testing"
@@ -61,7 +60,7 @@ func TestPublishPackageTraceReachesWorker(t *testing.T) {
 	}
 	for _, s := range recv.Trace(pub.TraceID()) {
 		if s.Name == worker.SpanMessage {
-			if got := hex.EncodeToString(s.ParentSpanId); got != pub.SpanID().String() {
+			if got := otlpsink.ID(s.ParentSpanId); got != pub.SpanID().String() {
 				t.Errorf("message span's parent %s, want the publisher's span %s", got, pub.SpanID())
 			}
 			return

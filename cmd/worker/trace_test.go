@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -29,18 +28,6 @@ import (
 // traceSentinel marks the field values of the traced messages: none may
 // appear in any exported span (the reliability suite's rule, for spans).
 const traceSentinel = "SNTL7f3a"
-
-func spanAttr(s *tracepb.Span, key string) string {
-	for _, kv := range s.Attributes {
-		if kv.Key == key {
-			if v := kv.Value.GetStringValue(); v != "" {
-				return v
-			}
-			return fmt.Sprint(kv.Value.GetIntValue())
-		}
-	}
-	return ""
-}
 
 // TestWorkerBinaryTracesEachMessage: messages published from the test's own
 // spans (a traceparent attribute, as a Go publisher would inject it) are
@@ -102,15 +89,14 @@ func TestWorkerBinaryTracesEachMessage(t *testing.T) {
 	throttled := 0
 	for i, pub := range published {
 		spans := recv.Trace(pub.TraceID())
-		byID := map[string]*tracepb.Span{}
+		byID := otlpsink.ByID(spans)
 		var msg *tracepb.Span
 		for _, s := range spans {
-			byID[hex.EncodeToString(s.SpanId)] = s
 			if s.Name == worker.SpanMessage {
 				msg = s
 			}
 		}
-		if msg == nil || hex.EncodeToString(msg.ParentSpanId) != pub.SpanID().String() {
+		if msg == nil || otlpsink.ID(msg.ParentSpanId) != pub.SpanID().String() {
 			t.Errorf("message %d: no message span whose parent is the publisher's (%d spans in its trace)", i, len(spans))
 			continue
 		}
@@ -118,26 +104,22 @@ func TestWorkerBinaryTracesEachMessage(t *testing.T) {
 		count := map[string]int{}
 		for _, s := range spans {
 			count[s.Name]++
-			p := s
-			for hops := 0; p != nil && hops < 10 && p != msg; hops++ {
-				p = byID[hex.EncodeToString(p.ParentSpanId)]
-			}
-			if p != msg {
+			if s != msg && !otlpsink.Descends(byID, s, msg) {
 				t.Errorf("message %d: span %s does not lead back to the message span", i, s.Name)
 			}
-			if s.Name == consumer.SpanUpdateCase && spanAttr(s, "casebridge.outcome.class") == "throttle" {
+			if s.Name == consumer.SpanUpdateCase && otlpsink.Attr(s, "casebridge.outcome.class") == "throttle" {
 				throttled++
-				if spanAttr(s, "http.response.status_code") != "429" {
-					t.Errorf("throttled call's status %q, want 429", spanAttr(s, "http.response.status_code"))
+				if otlpsink.Attr(s, "http.response.status_code") != "429" {
+					t.Errorf("throttled call's status %q, want 429", otlpsink.Attr(s, "http.response.status_code"))
 				}
 			}
 		}
 		if i < applied {
-			if count[consumer.SpanLimiterWait] == 0 || count[consumer.SpanUpdateCase] == 0 || count[worker.SpanDelete] != 1 || spanAttr(msg, "casebridge.outcome") != "applied" {
-				t.Errorf("applied message %d: spans %v, outcome %q", i, count, spanAttr(msg, "casebridge.outcome"))
+			if count[consumer.SpanLimiterWait] == 0 || count[consumer.SpanUpdateCase] == 0 || count[worker.SpanDelete] != 1 || otlpsink.Attr(msg, "casebridge.outcome") != "applied" {
+				t.Errorf("applied message %d: spans %v, outcome %q", i, count, otlpsink.Attr(msg, "casebridge.outcome"))
 			}
-		} else if count[consumer.SpanDLQSend] != 1 || count[consumer.SpanUpdateCase] != 0 || spanAttr(msg, "casebridge.outcome") != "dead-lettered" {
-			t.Errorf("dead-lettered message: spans %v, outcome %q", count, spanAttr(msg, "casebridge.outcome"))
+		} else if count[consumer.SpanDLQSend] != 1 || count[consumer.SpanUpdateCase] != 0 || otlpsink.Attr(msg, "casebridge.outcome") != "dead-lettered" {
+			t.Errorf("dead-lettered message: spans %v, outcome %q", count, otlpsink.Attr(msg, "casebridge.outcome"))
 		}
 		if !strings.Contains(logs.String(), `"traceId":"`+pub.TraceID().String()+`"`) {
 			t.Errorf("message %d: no log line names trace %s", i, pub.TraceID())

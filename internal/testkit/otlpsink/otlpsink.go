@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -103,4 +104,42 @@ func ParentOf(m sqstypes.Message) trace.SpanContext {
 		c[k] = aws.ToString(v.StringValue)
 	}
 	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), c))
+}
+
+// Attr is a span attribute's value as text ("" when the span has none).
+func Attr(s *tracepb.Span, key string) string {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			if v := kv.Value.GetStringValue(); v != "" {
+				return v
+			}
+			return strconv.FormatInt(kv.Value.GetIntValue(), 10)
+		}
+	}
+	return ""
+}
+
+// ID is a span or trace id as the otel API prints it.
+func ID(b []byte) string { return hex.EncodeToString(b) }
+
+// ByID indexes spans by span id.
+func ByID(spans []*tracepb.Span) map[string]*tracepb.Span {
+	m := make(map[string]*tracepb.Span, len(spans))
+	for _, s := range spans {
+		m[ID(s.SpanId)] = s
+	}
+	return m
+}
+
+// Descends reports whether s leads back to ancestor through its parents
+// (s itself excluded) among the spans of byID.
+func Descends(byID map[string]*tracepb.Span, s, ancestor *tracepb.Span) bool {
+	p := byID[ID(s.ParentSpanId)]
+	for hops := 0; p != nil && hops < 16; hops++ {
+		if p == ancestor {
+			return true
+		}
+		p = byID[ID(p.ParentSpanId)]
+	}
+	return false
 }
