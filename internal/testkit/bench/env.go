@@ -256,6 +256,21 @@ func (e *env) queue(ctx context.Context, name string) (string, error) {
 	return aws.ToString(out.QueueUrl), nil
 }
 
+// preloadedQueue creates a queue named name and its dead-letter queue
+// (name-dlq), and puts n small messages on the first; it returns both URLs.
+func (e *env) preloadedQueue(ctx context.Context, name string, n int) (url, dlq string, err error) {
+	if url, err = e.queue(ctx, name); err != nil {
+		return "", "", err
+	}
+	if dlq, err = e.queue(ctx, name+"-dlq"); err != nil {
+		return "", "", err
+	}
+	if err := preload(ctx, e.sqs, url, smallEntries(n)); err != nil {
+		return "", "", err
+	}
+	return url, dlq, nil
+}
+
 // depth returns the messages on a queue that are not deleted yet (visible and
 // in flight).
 func (e *env) depth(ctx context.Context, url string) (int, error) {

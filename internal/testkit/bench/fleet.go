@@ -91,17 +91,10 @@ func (e *env) fleetWorkers(ctx context.Context, g fleetGroup, warm, window time.
 	if err := e.setFaultsAt(ctx, simURL, faults{Rate: g.r, Burst: g.burst}); err != nil {
 		return res, err
 	}
-	url, err := e.queue(ctx, name)
-	if err != nil {
-		return res, err
-	}
-	dlq, err := e.queue(ctx, name+"-dlq")
-	if err != nil {
-		return res, err
-	}
 	// Enough that the queue never runs dry, even if the instances overshoot.
 	res.preloaded = int(g.r*(warm+window).Seconds()*1.5) + 100
-	if err := preload(ctx, e.sqs, url, smallEntries(res.preloaded)); err != nil {
+	url, dlq, err := e.preloadedQueue(ctx, name, res.preloaded)
+	if err != nil {
 		return res, err
 	}
 	base, err := e.updatesAt(ctx, simURL)

@@ -33,17 +33,10 @@ type throttleResult struct {
 func (e *env) throttled(ctx context.Context, r float64, burst int, warm, window time.Duration) (throttleResult, error) {
 	var res throttleResult
 	name := fmt.Sprintf("throttled-%g", r)
-	url, err := e.queue(ctx, name)
-	if err != nil {
-		return res, err
-	}
-	dlq, err := e.queue(ctx, name+"-dlq")
-	if err != nil {
-		return res, err
-	}
 	// Enough that the queue never runs dry, even if the limiter overshoots.
 	n := int(r*(warm+window).Seconds()*1.5) + 100
-	if err := preload(ctx, e.sqs, url, smallEntries(n)); err != nil {
+	url, dlq, err := e.preloadedQueue(ctx, name, n)
+	if err != nil {
 		return res, err
 	}
 	if err := e.setFaults(ctx, faults{Rate: r, Burst: burst}); err != nil {

@@ -132,15 +132,8 @@ type workerDrain struct {
 // drainWithWorker preloads n messages on a fresh queue and lets the worker
 // drain them into the simulator.
 func (e *env) drainWithWorker(ctx context.Context, name string, n int, extra ...string) (workerDrain, error) {
-	url, err := e.queue(ctx, name)
+	url, dlq, err := e.preloadedQueue(ctx, name, n)
 	if err != nil {
-		return workerDrain{}, err
-	}
-	dlq, err := e.queue(ctx, name+"-dlq")
-	if err != nil {
-		return workerDrain{}, err
-	}
-	if err := preload(ctx, e.sqs, url, smallEntries(n)); err != nil {
 		return workerDrain{}, err
 	}
 	base, err := e.updates(ctx)
