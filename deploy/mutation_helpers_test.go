@@ -124,6 +124,14 @@ func collectorOn(t *testing.T, s *Stack) {
 	*s = *mustLoad(t, ecsPath, paramsFor(declared(t, ecsPath), map[string]string{"TraceCollector": "adot"}))
 }
 
+// layerOn reloads s (template.yaml) with the ADOT collector layer and the
+// Tracing=Active it needs.
+func layerOn(t *testing.T, s *Stack) {
+	t.Helper()
+	*s = *mustLoad(t, samPath, paramsFor(declared(t, samPath),
+		map[string]string{"TraceCollectorLayerArn": allOn["TraceCollectorLayerArn"], "Tracing": "Active"}))
+}
+
 // collector is the ADOT collector's container definition.
 func collector(t *testing.T, s *Stack) *ecs.TaskDefinition_ContainerDefinition {
 	t.Helper()

@@ -101,6 +101,17 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 			s.Params["Tracing"] = "Active"
 			function(t, s).Tracing = ptr("Active")
 		}},
+		{"SAM: collector layer, spans sent nowhere", samPath, byName(sam, "trace collector layer"), func(t *testing.T, s *Stack) {
+			layerOn(t, s)
+			delete(function(t, s).Environment.Variables, "OTEL_EXPORTER_OTLP_ENDPOINT")
+		}},
+		{"SAM: spans sent to a collector no layer runs", samPath, byName(sam, "trace collector layer"), func(t *testing.T, s *Stack) {
+			function(t, s).Environment.Variables["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://localhost:4318"
+		}},
+		{"SAM: a layer other than the parameter's", samPath, byName(sam, "trace collector layer"), func(t *testing.T, s *Stack) {
+			layerOn(t, s)
+			function(t, s).Layers = []string{"arn:aws:lambda:eu-west-1:123456789012:layer:other:1"}
+		}},
 		{"SAM: go1.x runtime", samPath, byName(sam, "function"), func(t *testing.T, s *Stack) {
 			function(t, s).Runtime = ptr("go1.x")
 		}},

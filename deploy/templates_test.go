@@ -38,6 +38,8 @@ var allOn = map[string]string{
 	"ExistingClusterName": "shared",
 	"Tracing":             "Active",
 	"TraceCollector":      "adot",
+	// The ADOT collector layer as its docs name it (account 901920570463).
+	"TraceCollectorLayerArn": "arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-collector-arm64-ver-0-117-0:1",
 }
 
 // declared reads a template's parameter declarations without evaluating it.
@@ -131,6 +133,7 @@ func samChecks() []check {
 		{"alarm safety", checkAlarmSafety},
 		{"lambda alarms", checkLambdaAlarms},
 		{"function safety", checkSAMSafety},
+		{"trace collector layer", checkTraceCollectorLayer},
 	}
 }
 

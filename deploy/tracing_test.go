@@ -115,3 +115,46 @@ func checkTraceCollector(s *Stack) error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkTraceCollectorLayer: with TraceCollectorLayerArn the function runs
+// the layer and exports to its collector on localhost; without it, neither.
+func checkTraceCollectorLayer(s *Stack) error {
+	fn, err := s.GetServerlessFunctionWithName("Function")
+	if err != nil {
+		return err
+	}
+	var env map[string]string
+	if fn.Environment != nil {
+		env = fn.Environment.Variables
+	}
+	endpoint, exports := env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+	if s.Params["TraceCollectorLayerArn"] == "" {
+		if len(fn.Layers) != 0 || exports {
+			return fmt.Errorf("no TraceCollectorLayerArn, yet layers %v and endpoint %q", fn.Layers, endpoint)
+		}
+		return nil
+	}
+	var errs []error
+	if !slices.Equal(fn.Layers, []string{s.Params["TraceCollectorLayerArn"]}) {
+		errs = append(errs, fmt.Errorf("layers %v, want the TraceCollectorLayerArn parameter alone", fn.Layers))
+	}
+	if endpoint != "http://localhost:4318" {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q, want the layer's collector at http://localhost:4318", endpoint))
+	}
+	return errors.Join(errs...)
+}
+
+// TestTraceCollectorLayerNeedsActiveTracing: the layer's collector writes to
+// X-Ray with the function's role, which may do so only with Tracing=Active,
+// so the template's rule refuses the layer without it.
+func TestTraceCollectorLayerNeedsActiveTracing(t *testing.T) {
+	t.Parallel()
+	decl := declared(t, samPath)
+	layer := allOn["TraceCollectorLayerArn"]
+	if _, err := LoadFile(samPath, paramsFor(decl, map[string]string{"TraceCollectorLayerArn": layer})); !errors.Is(err, ErrRule) {
+		t.Errorf("layer with Tracing=PassThrough: %v, want the rule to refuse", err)
+	}
+	if _, err := LoadFile(samPath, paramsFor(decl, map[string]string{"TraceCollectorLayerArn": layer, "Tracing": "Active"})); err != nil {
+		t.Errorf("layer with Tracing=Active: %v", err)
+	}
+}
