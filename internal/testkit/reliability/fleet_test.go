@@ -23,7 +23,8 @@ import (
 func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 	const (
 		workers = 3
-		n       = 60
+		n       = 90
+		warmUp  = 20 // messages applied before the throttled share is counted
 		rate    = 2.0
 	)
 	tests := []struct {
@@ -55,7 +56,14 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 			for range workers {
 				ps = append(ps, w.startWorker(append([]string{"CASEBRIDGE_COALESCE=off"}, tt.env...)...))
 			}
-			// At the quota the drain takes n/rate = 30 s; allow four times that.
+			// The bound is on the calls after a warm-up, as in the benchmark's
+			// fleet scenario: three processes starting at once meet on the
+			// bucket before their phases have settled.
+			if !eventually(time.Minute, func() bool { return appliedCount(w.sim) >= warmUp }) {
+				t.Fatalf("fewer than %d messages applied within a minute", warmUp)
+			}
+			warm := w.sim.Stats()["UpdateCase"]
+			// At the quota the drain takes n/rate = 45 s; allow four times that.
 			w.waitEmpty(time.Duration(4*n/rate) * time.Second)
 			took := time.Since(t0)
 
@@ -76,18 +84,22 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 				}
 			}
 			st := w.sim.Stats()["UpdateCase"]
-			ok, thr, all := st[http.StatusOK], st[http.StatusTooManyRequests], 0
-			for _, c := range st {
-				all += c
+			sum := func(m map[int]int) (all int) {
+				for _, c := range m {
+					all += c
+				}
+				return all
 			}
+			ok, thr, all := st[http.StatusOK], st[http.StatusTooManyRequests], sum(st)
+			thrAfter, allAfter := thr-warm[http.StatusTooManyRequests], all-sum(warm)
 			share := 0.0
-			if all > 0 {
-				share = float64(thr) / float64(all)
+			if allAfter > 0 {
+				share = float64(thrAfter) / float64(allAfter)
 			}
-			t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d (%.0f%% throttled); per worker ok %v, throttled %v; %d duplicates",
-				workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, 100*share, perOK, perThr, dups)
+			t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d in all; after the first %d applied, %d throttled of %d (%.0f%%); per worker ok %v, throttled %v; %d duplicates",
+				workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, warmUp, thrAfter, allAfter, 100*share, perOK, perThr, dups)
 			if share > tt.maxThrottled {
-				t.Errorf("%.0f%% of UpdateCase calls throttled (%d of %d), want ≤ %.0f%%: the instances are fighting over the quota", 100*share, thr, all, 100*tt.maxThrottled)
+				t.Errorf("%.0f%% of UpdateCase calls after the warm-up throttled (%d of %d), want ≤ %.0f%%: the instances are fighting over the quota", 100*share, thrAfter, allAfter, 100*tt.maxThrottled)
 			}
 		})
 	}
