@@ -2,6 +2,7 @@ package mapper
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -21,7 +22,10 @@ import (
 //     (envelopes unwrapped as by Map), so contract v1 publishers keep
 //     working; a rule can still claim their bodies by matching them first.
 //  4. If that fails too, the error is a *rules.MapError with
-//     rules.CodeNoRuleMatched that wraps contract v1's *RejectionError.
+//     rules.CodeNoRuleMatched that wraps contract v1's *RejectionError;
+//     but a body that claims to be contract v1 (an object with a caseId,
+//     after its envelope) gets contract v1's *RejectionError alone, so
+//     its publisher reads the same reason with rules as without.
 //
 // A rule whose expression fails on the event (rules.CodeExpressionFailed)
 // or yields no Cases value (rules.CodeUnconvertibleValue) ends there, also
@@ -55,11 +59,19 @@ func (m *Mapper) MapEvent(ctx context.Context, body []byte) (*Mapped, error) {
 	if cerr == nil {
 		return mapped, nil
 	}
-	if me.Code == rules.CodeInvalidEvent {
-		return nil, cerr // not JSON: contract v1's words for it, as without rules
+	if me.Code == rules.CodeInvalidEvent || claimsContractV1(payload) {
+		return nil, cerr // contract v1's words for it, as without rules
 	}
 	return nil, &rules.MapError{Code: rules.CodeNoRuleMatched,
 		Err: fmt.Errorf("no rule's condition is true for this event, and as contract v1: %w", cerr)}
+}
+
+// claimsContractV1 reports whether payload is a JSON object with a caseId
+// member: a contract v1 message, however broken, not an upstream event.
+// It runs only on a body both the rules and contract v1 refused.
+func claimsContractV1(payload []byte) bool {
+	var top map[string]json.RawMessage
+	return json.Unmarshal(payload, &top) == nil && top["caseId"] != nil
 }
 
 // fromRule completes a rule's result with the default domain.
