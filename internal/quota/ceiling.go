@@ -19,10 +19,11 @@ import (
 // makes them quiet, and the instance that lowered it would then collide
 // more, not less, and sink (a fifth of R in the fleet simulation). So with
 // a ceiling, a throttle only shifts the phase: the next call waits between
-// one and two periods from now. Only throttles that keep coming (sustainedThrottles, and
-// 10 %, of the last sustainedOf calls) lower the rate as they would without
-// a ceiling: then another caller spends the quota, or the shares add up to
-// more than it. (The price: a ceiling set above the quota is held with
+// one and two periods from now. Only throttles that keep coming
+// (sustainedThrottles, and 10 %, of the last sustainedOf calls) lower the
+// rate as they would without a ceiling: then another caller spends the
+// quota, or the shares add up to more than it; the rate climbs back to the
+// ceiling within MinProbe. (The price: a ceiling set above the quota is held with
 // somewhat more throttles than no ceiling, 5–8 % of calls against 3–5 % at
 // R = 2 in the simulation.)
 

@@ -15,7 +15,8 @@ import (
 // limiter_fleet_test.go) were run with.
 type LimiterConfig struct {
 	// Ceiling is a hard upper bound in calls/s (CASEBRIDGE_RATE_LIMIT);
-	// 0 = none.
+	// 0 = none. With one, an occasional throttle shifts the calls' phase
+	// instead of lowering the rate (ceiling.go).
 	Ceiling float64
 
 	// InitialRate is where the slow start begins, in calls/s (default 10).
