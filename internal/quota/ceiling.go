@@ -1,7 +1,6 @@
 package quota
 
 import (
-	"math"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -23,14 +22,13 @@ import (
 // (sustainedThrottles, and 10 %, of the last sustainedOf calls) lower the
 // rate as they would without a ceiling: then another caller spends the
 // quota, or the shares add up to more than it; the rate climbs back to the
-// ceiling within MinProbe. (The price: a ceiling set above the quota is held with
-// somewhat more throttles than no ceiling, 5–8 % of calls against 3–5 % at
-// R = 2 in the simulation.)
+// ceiling within MinProbe. (The price: a ceiling set above the quota is held
+// with somewhat more throttles than no ceiling, 5–8 % of calls against 3–5 %
+// at R = 2 in the simulation.)
 
 const (
 	sustainedThrottles = 2
-	sustainedOf        = 20
-	resultRing         = 32
+	sustainedOf        = 20 // the results the Limiter remembers
 )
 
 // collisionUnderCeilingLocked reports whether a throttle is one to answer
@@ -49,13 +47,10 @@ func (l *Limiter) collisionUnderCeilingLocked(now time.Time) bool {
 // shiftPhaseLocked makes the next call wait a whole period and a random part
 // of another from now. The whole period alone would move the phase only by
 // the throttled call's latency, a few milliseconds when Cases is near, and
-// the next call would meet the same others again.
+// the next call would meet the same others again. Under a ceiling the rate
+// is finite and positive.
 func (l *Limiter) shiftPhaseLocked(now time.Time) {
 	r := l.rateLocked(now)
-	if math.IsInf(r, 1) || r <= 0 {
-		l.spendTokenLocked(now)
-		return
-	}
 	// A hash of the clock for the random part: no state, and the fleet
 	// simulation (on a fake clock) stays deterministic.
 	u := float64(uint64(now.UnixNano())*0x9E3779B97F4A7C15>>11) / (1 << 53)
@@ -67,24 +62,17 @@ func (l *Limiter) shiftPhaseLocked(now time.Time) {
 // sustainedLocked: at least sustainedThrottles throttles, and at least 10 %,
 // of the last sustainedOf calls, once there have been 10.
 func (l *Limiter) sustainedLocked() bool {
-	n := min(sustainedOf, l.nResults, resultRing)
-	k := l.throttledOfLastLocked(n)
-	return n >= 10 && k >= sustainedThrottles && k*sustainedOf >= sustainedThrottles*n
-}
-
-// recordResultLocked remembers one call's result.
-func (l *Limiter) recordResultLocked(ok bool) {
-	l.results[l.nResults%resultRing] = ok
-	l.nResults++
-}
-
-// throttledOfLastLocked counts the throttles among the last n results.
-func (l *Limiter) throttledOfLastLocked(n int) int {
-	k := 0
-	for i := 1; i <= min(n, l.nResults, resultRing); i++ {
-		if !l.results[(l.nResults-i)%resultRing] {
+	n, k := min(l.nResults, sustainedOf), 0
+	for _, ok := range l.results[:n] {
+		if !ok {
 			k++
 		}
 	}
-	return k
+	return n >= 10 && k >= sustainedThrottles && k*sustainedOf >= sustainedThrottles*n
+}
+
+// recordResultLocked remembers one call's result, in place of the oldest.
+func (l *Limiter) recordResultLocked(ok bool) {
+	l.results[l.nResults%sustainedOf] = ok
+	l.nResults++
 }

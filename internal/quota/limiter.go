@@ -128,8 +128,8 @@ type Limiter struct {
 	// notBefore: no reservation is made for an earlier time (ceiling.go).
 	notBefore time.Time
 
-	// The last calls' results, newest at (nResults-1)%len.
-	results  [resultRing]bool
+	// The last calls' results (true: went through), in a ring.
+	results  [sustainedOf]bool
 	nResults int
 }
 
