@@ -31,23 +31,32 @@ type fleetGroup struct {
 // arithmetic's R with 5 % left for other callers and timing noise.
 const shareOfQuota = 0.95
 
-// rateLimit is each worker's CASEBRIDGE_RATE_LIMIT, 0 for none.
-func (g fleetGroup) rateLimit() float64 {
-	if !g.shares {
+// exactShare is each of n instances' CASEBRIDGE_RATE_LIMIT when they split
+// R = r with exact shares, 0 (none) without.
+func exactShare(shares bool, r float64, n int) float64 {
+	if !shares {
 		return 0
 	}
-	return shareOfQuota * g.r / float64(g.n)
+	return shareOfQuota * r / float64(n)
 }
+
+// sharesSuffix ends a scenario's name with its instances' ceiling, if any.
+func sharesSuffix(rateLimit float64) string {
+	if rateLimit == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", RATE_LIMIT %.3g each", rateLimit)
+}
+
+// rateLimit is each worker's CASEBRIDGE_RATE_LIMIT, 0 for none.
+func (g fleetGroup) rateLimit() float64 { return exactShare(g.shares, g.r, g.n) }
 
 func (g fleetGroup) scenario() string {
 	s := fmt.Sprintf("9 fleet R=%g, %d workers", g.r, g.n)
 	if g.n == 1 {
 		s = fmt.Sprintf("9 fleet R=%g, 1 worker", g.r)
 	}
-	if g.shares {
-		s += fmt.Sprintf(", RATE_LIMIT %.3g each", g.rateLimit())
-	}
-	return s
+	return s + sharesSuffix(g.rateLimit())
 }
 
 // fleetGroups are the groups the scenario runs: the adaptive limiter alone,
@@ -263,7 +272,7 @@ func runFleet(ctx context.Context, e *env, sz sizes) []Result {
 			const r = 2
 			l, err := e.lambdaFleet(ctx, r, 2, sz.fleetLambdaBatches, shares)
 			if err != nil {
-				out[len(fleetGroups)+k] = []Result{failed(fmt.Sprintf("9 fleet lambda R=%d, 2 envs", r), err)}
+				out[len(fleetGroups)+k] = []Result{failed(lambdaScenario(r, shares), err)}
 				return
 			}
 			out[len(fleetGroups)+k] = lambdaFleetRows(r, shares, l)

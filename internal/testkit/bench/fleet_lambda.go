@@ -36,8 +36,12 @@ type lambdaFleetResult struct {
 // batch after the other; records it reports failed come back in its next
 // batch, as SQS would redeliver them.
 func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int, shares bool) (lambdaFleetResult, error) {
-	const envs = 2
-	name, rateLimit := lambdaFleetName(r, envs, shares)
+	const envs = lambdaEnvs
+	name := fmt.Sprintf("fleet-lambda-r%g", r)
+	if shares {
+		name += "-shares"
+	}
+	rateLimit := exactShare(shares, r, envs)
 	res := lambdaFleetResult{firstThr: make([]int, envs), firstWall: make([]float64, envs),
 		invokes: make([]int, envs), records: 10 * batches, envBatches: batches}
 	sim, simURL, err := e.startSim(ctx, name+"-casesim")
@@ -217,20 +221,16 @@ func emfLines(log string) []map[string]float64 {
 	return out
 }
 
-// lambdaFleetName names a Lambda pair's files and rows; with shares each
-// environment gets CASEBRIDGE_RATE_LIMIT = shareOfQuota·r/envs (else 0).
-func lambdaFleetName(r float64, envs int, shares bool) (string, float64) {
-	if !shares {
-		return fmt.Sprintf("fleet-lambda-r%g", r), 0
-	}
-	return fmt.Sprintf("fleet-lambda-r%g-shares", r), shareOfQuota * r / float64(envs)
+// lambdaEnvs is how many environments the Lambda pair runs.
+const lambdaEnvs = 2
+
+// lambdaScenario names a Lambda pair's rows.
+func lambdaScenario(r float64, shares bool) string {
+	return fmt.Sprintf("9 fleet lambda R=%g, %d envs", r, lambdaEnvs) + sharesSuffix(exactShare(shares, r, lambdaEnvs))
 }
 
 func lambdaFleetRows(r float64, shares bool, l lambdaFleetResult) []Result {
-	name := fmt.Sprintf("9 fleet lambda R=%g, 2 envs", r)
-	if _, rl := lambdaFleetName(r, 2, shares); shares {
-		name += fmt.Sprintf(", RATE_LIMIT %.3g each", rl)
-	}
+	name := lambdaScenario(r, shares)
 	good := info(name, "goodput, first invoke to last answer", l.goodput, "calls/s")
 	good.Note = fmt.Sprintf("%.0f%% of R; %d ok in %.0fs; %d+%d records, %d invocations; %d records redelivered after a reported failure",
 		100*l.goodput/r, l.counts.OK, l.seconds, l.records, l.records, l.invokes[0]+l.invokes[1], l.retried)
