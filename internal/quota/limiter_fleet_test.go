@@ -50,13 +50,31 @@ func lambdaEnv(seed uint64, i int, gap time.Duration) instanceConfig {
 		jitter: time.Duration(5+5*i) * time.Millisecond, seed: seed*100 + uint64(i)}
 }
 
-func newFleet(n int) ([]*Limiter, *fakeClock) {
+func newFleet(n int) ([]*Limiter, *fakeClock) { return newCeilingFleet(n, 0) }
+
+// newCeilingFleet is n limiters on one fake clock, each with the ceiling
+// (0: none).
+func newCeilingFleet(n int, ceiling float64) ([]*Limiter, *fakeClock) {
 	clk := newFakeClock()
 	lims := make([]*Limiter, n)
 	for i := range lims {
-		lims[i] = NewLimiter(LimiterConfig{Clock: clk})
+		lims[i] = NewLimiter(LimiterConfig{Clock: clk, Ceiling: ceiling})
 	}
 	return lims, clk
+}
+
+// perInstance lists each instance's goodput in r's first window, and hands
+// report every instance under half its fair share.
+func perInstance(r fleetResult, fair float64, report func(format string, args ...any)) string {
+	var shares []string
+	for i, in := range r.instances {
+		gi := in.windows[0].goodput()
+		shares = append(shares, fmt.Sprintf("%.2f", gi))
+		if gi < fair/2 {
+			report("instance %d got %.2f/s, want ≥ half its fair share %.2f\n%s", i, gi, fair, traces(r))
+		}
+	}
+	return strings.Join(shares, " ")
 }
 
 func traces(r fleetResult) string {
@@ -143,17 +161,11 @@ func TestLimiterFleetSharesOneQuota(t *testing.T) {
 				r := simulateFleet(lims, clk, fleetConfig{rate: tt.rate, burst: 2, runFor: tt.window[1], fleet: fleet}, tt.window)
 				w := r.total[0]
 				g, th := w.goodput(), w.throttled()
-				var shares []string
-				fair := tt.rate / float64(len(fleet))
-				for i, in := range r.instances {
-					gi := in.windows[0].goodput()
-					shares = append(shares, fmt.Sprintf("%.2f", gi))
-					if gi < fair/2 {
-						miss(t, "seed %d: instance %d got %.2f/s, want ≥ half its fair share %.2f\n%s", seed, i, gi, fair, traces(r))
-					}
-				}
+				shares := perInstance(r, tt.rate/float64(len(fleet)), func(format string, args ...any) {
+					miss(t, "seed %d: "+format, append([]any{seed}, args...)...)
+				})
 				t.Logf("seed %d, %v–%v: goodput %.2f/s (%.1f%% of %v), %d throttled of %d (%.2f%%), per instance %s/s",
-					seed, w.from, w.to, g, 100*g/tt.rate, tt.rate, w.throttles, w.successes+w.throttles, 100*th, strings.Join(shares, " "))
+					seed, w.from, w.to, g, 100*g/tt.rate, tt.rate, w.throttles, w.successes+w.throttles, 100*th, shares)
 				if g < 0.9*tt.rate || th > 0.10 {
 					miss(t, "seed %d: goodput %.2f/s (want ≥ 90%% of %v), throttled %.2f%% (want ≤ 10%%)\n%s",
 						seed, g, tt.rate, 100*th, traces(r))
@@ -176,25 +188,16 @@ func TestLimiterFleetExactShares(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, seed := range fleetSeeds {
 				fleet := tt.fleet(seed)
-				clk := newFakeClock()
-				lims := make([]*Limiter, len(fleet))
-				for i := range lims {
-					lims[i] = NewLimiter(LimiterConfig{Clock: clk, Ceiling: 0.95 * tt.rate / float64(len(fleet))})
-				}
+				fair := tt.rate / float64(len(fleet))
+				lims, clk := newCeilingFleet(len(fleet), 0.95*fair)
 				res := simulateFleet(lims, clk, fleetConfig{rate: tt.rate, burst: 2, runFor: tt.window[1], fleet: fleet},
 					[2]time.Duration{tt.window[1] - time.Minute, tt.window[1]}, [2]time.Duration{0, tt.window[1]})
 				w, all := res.total[0], res.total[1]
-				var shares []string
-				fair := tt.rate / float64(len(fleet))
-				for i, in := range res.instances {
-					gi := in.windows[0].goodput()
-					shares = append(shares, fmt.Sprintf("%.2f", gi))
-					if gi < fair/2 {
-						t.Errorf("seed %d: instance %d got %.2f/s, want ≥ half its fair share %.2f\n%s", seed, i, gi, fair, traces(res))
-					}
-				}
+				shares := perInstance(res, fair, func(format string, args ...any) {
+					t.Errorf("seed %d: "+format, append([]any{seed}, args...)...)
+				})
 				t.Logf("seed %d, last minute: goodput %.2f/s (%.1f%%), %d of %d throttled (%.2f%%), per instance %s/s; whole run %.2f%% throttled",
-					seed, w.goodput(), 100*w.goodput()/tt.rate, w.throttles, w.successes+w.throttles, 100*w.throttled(), strings.Join(shares, " "), 100*all.throttled())
+					seed, w.goodput(), 100*w.goodput()/tt.rate, w.throttles, w.successes+w.throttles, 100*w.throttled(), shares, 100*all.throttled())
 				if w.goodput() < 0.9*tt.rate || w.throttled() > 0.10 || all.throttled() > 0.10 {
 					t.Errorf("seed %d: goodput %.2f/s (want ≥ 90%% of %v), throttled %.2f%%, whole run %.2f%% (want ≤ 10%%)\n%s",
 						seed, w.goodput(), tt.rate, 100*w.throttled(), 100*all.throttled(), traces(res))
@@ -215,11 +218,10 @@ func TestLimiterFleetExactSharesOnALoadedMachine(t *testing.T) {
 	for _, r := range []float64{2, 10} {
 		for _, seed := range fleetSeeds {
 			fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
-			lims, clk := newFleet(0)
 			for i := range fleet {
 				fleet[i].stallEvery, fleet[i].stall = 20, 300*time.Millisecond
-				lims = append(lims, NewLimiter(LimiterConfig{Clock: clk, Ceiling: 0.95 * r / 3}))
 			}
+			lims, clk := newCeilingFleet(len(fleet), 0.95*r/3)
 			res := simulateFleet(lims, clk, fleetConfig{rate: r, burst: 2, runFor: 70 * time.Second, fleet: fleet},
 				[2]time.Duration{10 * time.Second, 70 * time.Second})
 			w := res.total[0]
