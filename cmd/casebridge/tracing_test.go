@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -50,7 +49,7 @@ func TestSendTracing(t *testing.T) {
 		}
 		for _, m := range toolsDrain(t, c, url, want[name]) {
 			sc := otlpsink.ParentOf(m)
-			if hex.EncodeToString(spans[0].TraceId) != sc.TraceID().String() || hex.EncodeToString(spans[0].SpanId) != sc.SpanID().String() {
+			if otlpsink.ID(spans[0].TraceId) != sc.TraceID().String() || otlpsink.ID(spans[0].SpanId) != sc.SpanID().String() {
 				t.Errorf("%s: message's traceparent %v, want the send's span %x/%x", name, sc, spans[0].TraceId, spans[0].SpanId)
 			}
 		}

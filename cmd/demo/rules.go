@@ -13,6 +13,13 @@ import (
 // examples/rules into one: their rules in file order, under their common
 // default domain.
 
+// rulesFile is the part of a rules file's format (docs/rules.md) the join
+// reads; each rule is copied as it is.
+type rulesFile struct {
+	DefaultDomain string            `json:"defaultDomain"`
+	Rules         []json.RawMessage `json:"rules"`
+}
+
 // joinRules writes the rules of every examples/rules/*.json file into one
 // file at dst and returns the sample events beside them
 // (examples/rules/*-events/*.json).
@@ -22,19 +29,13 @@ func joinRules(rulesDir, dst string) ([]string, error) {
 		return nil, fmt.Errorf("no rules files in %s", rulesDir)
 	}
 	sort.Strings(files)
-	var joined struct {
-		DefaultDomain string            `json:"defaultDomain"`
-		Rules         []json.RawMessage `json:"rules"`
-	}
+	var joined rulesFile
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		var one struct {
-			DefaultDomain string            `json:"defaultDomain"`
-			Rules         []json.RawMessage `json:"rules"`
-		}
+		var one rulesFile
 		if err := json.Unmarshal(b, &one); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}

@@ -56,7 +56,7 @@ func (s *Sink) Trace(id trace.TraceID) []*tracepb.Span {
 	defer s.mu.Unlock()
 	var out []*tracepb.Span
 	for _, sp := range s.spans {
-		if hex.EncodeToString(sp.TraceId) == id.String() {
+		if ID(sp.TraceId) == id.String() {
 			out = append(out, sp)
 		}
 	}
