@@ -19,7 +19,7 @@ import (
 	"github.com/casebridge/casebridge/internal/testkit/testbed"
 )
 
-var workerBin string
+var workerBin, peakRSSBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "casebridge-worker")
@@ -27,9 +27,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	workerBin = filepath.Join(dir, "worker")
-	if err := testbed.BuildBinary(workerBin, "./cmd/worker"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	peakRSSBin = filepath.Join(dir, "peakrss")
+	for bin, pkg := range map[string]string{workerBin: "./cmd/worker", peakRSSBin: "./internal/testkit/peakrss"} {
+		if err := testbed.BuildBinary(bin, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
