@@ -217,3 +217,31 @@ func TestLimiterCeilingCollisions(t *testing.T) {
 		})
 	}
 }
+
+// TestLimiterClimbThatGrewProbesSoon: a climb that began low and went through
+// a few steps before its throttle leaves a plateau from one second's count,
+// which the ramp kept low (3 successes at R = 5 burst 1 in the benchmark); the
+// curve must probe again within MinProbe, not sit there for firstProbe.
+func TestLimiterClimbThatGrewProbesSoon(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: 14})
+	lim.OnThrottle() // the slow start's throttle, nothing granted yet: the climb begins at 14/4
+	for range 3 {    // three steps of the climb go through
+		clk.Advance(time.Duration(float64(time.Second) / lim.Limit()))
+		lim.OnSuccess()
+	}
+	throttledAt := lim.Limit()
+	clk.Advance(time.Duration(float64(time.Second) / throttledAt))
+	lim.OnThrottle()
+	var tau float64
+	for tau < 3 { // three seconds of successful calls at the limiter's pace
+		r := lim.Limit()
+		clk.Advance(time.Duration(float64(time.Second) / r))
+		lim.OnSuccess()
+		tau += 1 / r
+	}
+	if got := lim.Limit(); got < 0.7*throttledAt {
+		t.Errorf("rate 3 s of calls after the climb's throttle at %.2f/s = %.2f/s, want ≥ %.2f: the plateau from a ramp's count is held too long",
+			throttledAt, got, 0.7*throttledAt)
+	}
+}
