@@ -245,3 +245,24 @@ func TestLimiterClimbThatGrewProbesSoon(t *testing.T) {
 			throttledAt, got, 0.7*throttledAt)
 	}
 }
+
+// TestLimiterSlowStartGrowsPerCallAdmitted: a call that finds no token free
+// and queues is one call, one step of the slow start's growth.
+func TestLimiterSlowStartGrowsPerCallAdmitted(t *testing.T) {
+	clk := newFakeClock()
+	lim := NewLimiter(LimiterConfig{Clock: clk, InitialRate: 10})
+	ctx := context.Background()
+	if err := lim.Wait(ctx); err != nil { // the bucket's token
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- lim.Wait(ctx) }() // no token free: it queues
+	<-clk.armed
+	clk.Advance(time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lim.Limit(), 10*1.1*1.1; math.Abs(got-want) > 1e-9 {
+		t.Errorf("Limit() after two calls = %v, want %v (10/s grown by 10 %% per call)", got, want)
+	}
+}
