@@ -119,7 +119,7 @@ func Build(ctx context.Context, cfg config.Config, cl clients.Clients, o Options
 		// Built whether or not a rule looks cases up: it costs nothing
 		// until one does.
 		finder = lookup.New(cl.Cases, lookup.Options{TTL: cfg.LookupTTL, MissTTL: cfg.LookupMissTTL,
-			Observer: o.LookupObserver, Logger: o.Logger})
+			Share: cfg.LookupRateLimit, Observer: o.LookupObserver, Logger: o.Logger})
 	}
 	policy, err := consumer.ParsePerformedBy(cfg.PerformedByAllow, !cfg.PerformedByUserArn, cfg.PerformedByDefault)
 	if err != nil {

@@ -43,6 +43,9 @@ type Config struct {
 	// remembered when it found one case, and when it found none or several.
 	LookupTTL     time.Duration
 	LookupMissTTL time.Duration
+	// LookupRateLimit is this instance's share of the account's SearchCases
+	// quota in calls/s; 0 = the whole quota (2/s, burst 10).
+	LookupRateLimit float64
 
 	// The performedBy policy: allowed customEntity values (comma-separated exact
 	// values or path.Match patterns, empty = any), whether userArn is allowed, and
@@ -114,6 +117,7 @@ func (c *Config) settings() []setting {
 		{"CASEBRIDGE_RULES", "rules", "mapping rules file for events that are not contract v1 (relative: from LAMBDA_TASK_ROOT in the Lambda)", (*stringValue)(&c.Rules)},
 		{"CASEBRIDGE_LOOKUP_TTL", "lookup-ttl", "how long a rule's case lookup that found the case is cached", (*durationValue)(&c.LookupTTL)},
 		{"CASEBRIDGE_LOOKUP_MISS_TTL", "lookup-miss-ttl", "how long a case lookup that found no case, or several, is cached", (*durationValue)(&c.LookupMissTTL)},
+		{"CASEBRIDGE_LOOKUP_RATE_LIMIT", "lookup-rate-limit", "SearchCases calls/s for this instance's case lookups, paced one at a time; 0 = the account's whole quota (2/s, burst 10)", (*rateValue)(&c.LookupRateLimit)},
 	}
 }
 

@@ -42,6 +42,8 @@ func TestFromEnv(t *testing.T) {
 			func(c Config) bool {
 				return c.Rules == "rules.json" && c.LookupTTL == time.Minute && c.LookupMissTTL == 5*time.Second
 			}, ""},
+		{"lookup share", map[string]string{"CASEBRIDGE_LOOKUP_RATE_LIMIT": "0.6"}, func(c Config) bool { return c.LookupRateLimit == 0.6 }, ""},
+		{"bad lookup share", map[string]string{"CASEBRIDGE_LOOKUP_RATE_LIMIT": "-1"}, nil, "CASEBRIDGE_LOOKUP_RATE_LIMIT"},
 		{"bad lookup TTL", map[string]string{"CASEBRIDGE_LOOKUP_MISS_TTL": "0s"}, nil, "CASEBRIDGE_LOOKUP_MISS_TTL"},
 		{"bad duration names the variable", map[string]string{"CASEBRIDGE_MAX_HOLD": "10"}, nil, "CASEBRIDGE_MAX_HOLD"},
 		{"negative in-flight", map[string]string{"CASEBRIDGE_MAX_IN_FLIGHT": "-1"}, nil, "CASEBRIDGE_MAX_IN_FLIGHT"},

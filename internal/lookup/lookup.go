@@ -46,6 +46,11 @@ type Options struct {
 	// Pace is SearchCases' token bucket; the zero value is AWS's default
 	// quota (awsquota: 2/s, burst 10), shared by every lookup of the process.
 	Pace awsquota.Quota
+	// Share, when above 0, is this instance's share of the account's
+	// SearchCases quota in calls/s (CASEBRIDGE_LOOKUP_RATE_LIMIT), in place
+	// of Pace: the searches are paced one at a time, because instances that
+	// each burst into the account's bucket of 10 empty it together.
+	Share float64
 	// Attempts bounds the calls of one search, the first included (6):
 	// throttles and transient failures are retried with full-jitter backoff.
 	Attempts    int
@@ -123,7 +128,10 @@ func New(api SearchAPI, o Options) *Finder {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = 10000
 	}
-	if !(o.Pace.Rate > 0) {
+	switch {
+	case o.Share > 0:
+		o.Pace = awsquota.Quota{Rate: o.Share, Burst: 1}
+	case !(o.Pace.Rate > 0):
 		o.Pace = awsquota.For("SearchCases")
 	}
 	if o.Attempts <= 0 {

@@ -205,6 +205,58 @@ func TestPacedToTheQuota(t *testing.T) {
 	}
 }
 
+// TestFleetSharesTheSearchQuota: three instances' Finders search one
+// account's quota at once. Each pacing at the whole quota bursts into the
+// account's bucket together with the others and is throttled; each given an
+// exact share (Share = 0.95 × quota ÷ 3, CASEBRIDGE_LOOKUP_RATE_LIMIT) is
+// paced one search at a time and is not (at most one throttle, a request a
+// hair early). Every search is answered either way.
+func TestFleetSharesTheSearchQuota(t *testing.T) {
+	quota := awsquota.Quota{Rate: 30, Burst: 10} // a raised quota: the test takes about a second
+	const instances, each = 3, 12
+	tests := []struct {
+		name          string
+		opts          lookup.Options
+		maxThrottled  int
+		wantThrottles bool
+	}{
+		{"each at the whole quota", lookup.Options{Pace: quota}, 0, true},
+		{"exact shares", lookup.Options{Share: 0.95 * quota.Rate / instances}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, url := start(t, casesim.Options{Quotas: map[string]casesim.Quota{"SearchCases": quota}})
+			opts := tt.opts
+			opts.BackoffBase, opts.Attempts = 20*time.Millisecond, 50
+			var wg sync.WaitGroup
+			for i := range instances {
+				f := lookup.New(testbed.NewCasesClient(url), opts)
+				for k := range each {
+					wg.Go(func() {
+						_, err := f.Find(context.Background(), dom, "order_number", str(fmt.Sprintf("%d-%d", i, k)))
+						var nf *lookup.NotFoundError
+						if !errors.As(err, &nf) {
+							t.Errorf("instance %d search %d: %v, want no case found", i, k, err)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			ok, throttled := searches(sim)
+			t.Logf("%d searches answered, %d throttled", ok, throttled)
+			if ok != instances*each {
+				t.Errorf("%d searches answered, want %d", ok, instances*each)
+			}
+			if tt.wantThrottles && throttled == 0 {
+				t.Error("no search throttled: the fleet did not overrun the account's bucket, so the test shows nothing")
+			}
+			if !tt.wantThrottles && throttled > tt.maxThrottled {
+				t.Errorf("%d searches throttled, want at most %d", throttled, tt.maxThrottled)
+			}
+		})
+	}
+}
+
 // TestPermanentErrorsAreNotRetried: a field the domain lacks is the rule's
 // mistake; it comes back at once, classified as validation.
 func TestPermanentErrorsAreNotRetried(t *testing.T) {
