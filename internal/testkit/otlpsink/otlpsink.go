@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -20,6 +21,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/casebridge/casebridge/internal/consumer"
 )
 
 // Sink is an http.Handler for POST /v1/traces (protobuf). The zero value is ready.
@@ -142,4 +145,19 @@ func Descends(byID map[string]*tracepb.Span, s, ancestor *tracepb.Span) bool {
 		p = byID[ID(p.ParentSpanId)]
 	}
 	return false
+}
+
+// ThrottledAttempt reports whether s is an UpdateCase attempt the service
+// throttled, and fails t if such a span does not carry the 429 that made it
+// one: a transport's trace test counts these to show a throttled attempt is
+// visible in the trace, not only in the outcome.
+func ThrottledAttempt(t testing.TB, s *tracepb.Span) bool {
+	t.Helper()
+	if s.Name != consumer.SpanUpdateCase || Attr(s, string(consumer.AttrClass)) != "throttle" {
+		return false
+	}
+	if status := Attr(s, string(consumer.AttrHTTPStatus)); status != "429" {
+		t.Errorf("throttled call's status %q, want 429", status)
+	}
+	return true
 }
