@@ -48,6 +48,16 @@ func sharesSuffix(rateLimit float64) string {
 	return fmt.Sprintf(", RATE_LIMIT %.3g each", rateLimit)
 }
 
+// fleetName names a fleet's queues and processes: base, ended with "-shares"
+// for the exact-shares fleet, which runs beside the adaptive fleet of the same
+// size and must not share its queue or its processes' names.
+func fleetName(base string, shares bool) string {
+	if shares {
+		return base + "-shares"
+	}
+	return base
+}
+
 // rateLimit is each worker's CASEBRIDGE_RATE_LIMIT, 0 for none.
 func (g fleetGroup) rateLimit() float64 { return exactShare(g.shares, g.r, g.n) }
 
@@ -88,10 +98,7 @@ const (
 // dead-lettered messages.
 func (e *env) fleetWorkers(ctx context.Context, g fleetGroup, warm, window time.Duration) (fleetResult, error) {
 	var res fleetResult
-	name := fmt.Sprintf("fleet-r%g-n%d", g.r, g.n)
-	if g.shares {
-		name += "-shares"
-	}
+	name := fleetName(fmt.Sprintf("fleet-r%g-n%d", g.r, g.n), g.shares)
 	sim, simURL, err := e.startSim(ctx, name+"-casesim")
 	if err != nil {
 		return res, err

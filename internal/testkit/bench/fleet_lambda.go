@@ -37,10 +37,7 @@ type lambdaFleetResult struct {
 // batch, as SQS would redeliver them.
 func (e *env) lambdaFleet(ctx context.Context, r float64, burst, batches int, shares bool) (lambdaFleetResult, error) {
 	const envs = lambdaEnvs
-	name := fmt.Sprintf("fleet-lambda-r%g", r)
-	if shares {
-		name += "-shares"
-	}
+	name := fleetName(fmt.Sprintf("fleet-lambda-r%g", r), shares)
 	rateLimit := exactShare(shares, r, envs)
 	res := lambdaFleetResult{firstThr: make([]int, envs), firstWall: make([]float64, envs),
 		invokes: make([]int, envs), records: 10 * batches, envBatches: batches}
