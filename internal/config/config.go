@@ -219,7 +219,7 @@ func (v *rateValue) String() string { return strconv.FormatFloat(float64(*v), 'f
 func (v *rateValue) Set(s string) error {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < 0 || f != f || f > 1e9 {
-		return fmt.Errorf("want calls per second, 0 or more (0 = no ceiling)")
+		return fmt.Errorf("want calls per second, 0 or more")
 	}
 	*v = rateValue(f)
 	return nil
