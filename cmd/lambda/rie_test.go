@@ -231,7 +231,7 @@ func TestLambdaMixedBatch(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("%d on the DLQ, want %d", len(got), len(want))
 	}
-	if !strings.Contains(r.stderr.String(), `"CloudWatchMetrics"`) {
+	if !r.stderr.WaitFor(10*time.Second, `"CloudWatchMetrics"`) {
 		t.Errorf("no EMF metrics line in the function's output")
 	}
 }
@@ -275,7 +275,9 @@ func TestLambdaDeadlineReportsUnfinished(t *testing.T) {
 	if got := r.dlqReasons(); len(got) != 0 {
 		t.Errorf("%d dead-lettered on throttling, want 0", len(got))
 	}
-	if !strings.Contains(r.stderr.String(), "partly failed") && !strings.Contains(r.stderr.String(), "every record") {
+	if !r.stderr.Await(10*time.Second, func(out string) bool {
+		return strings.Contains(out, "partly failed") || strings.Contains(out, "every record")
+	}) {
 		t.Errorf("batch failure not logged:\n%s", r.stderr)
 	}
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -71,7 +71,7 @@ func TestLambdaMapsEventsByRules(t *testing.T) {
 		t.Errorf("applied + dead-lettered = %d, sent %d", total, len(byID))
 	}
 	// The second invocation's metrics line counts its cache hit.
-	if !strings.Contains(r.stderr.String(), `"LookupCacheHits":1`) || !strings.Contains(r.stderr.String(), `"SearchCasesCalls":3`) {
+	if !r.stderr.WaitFor(10*time.Second, `"LookupCacheHits":1`, `"SearchCasesCalls":3`) {
 		t.Errorf("no EMF line with LookupCacheHits 1 and SearchCasesCalls 3:\n%s", r.stderr)
 	}
 	if n := r.sim.Stats()["SearchCases"][200]; n != rulecases.Searches {
@@ -92,9 +92,8 @@ func TestLambdaRefusesRulesThatDoNotCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	out := r.stderr.String()
-	if !strings.Contains(out, `rule 1 "`+rulecases.BadRule+`"`) || !strings.Contains(out, "when at 1:") {
-		t.Errorf("function output does not name the rule and position:\n%s", out)
+	if !r.stderr.WaitFor(10*time.Second, `rule 1 "`+rulecases.BadRule+`"`, "when at 1:") {
+		t.Errorf("function output does not name the rule and position:\n%s", r.stderr)
 	}
 	if n := len(r.sim.AppliedUpdates()); n != 0 {
 		t.Errorf("%d updates applied by a function that should not have started", n)

@@ -199,8 +199,9 @@ func TestLambdaTracesEachRecord(t *testing.T) {
 	if sink.Contains(traceSentinel) {
 		t.Error("a field value was exported in a span")
 	}
-	if n := strings.Count(r.stderr.String(), `"traceId":"`+invocation.TraceID().String()+`"`); n < len(ev.Records) {
-		t.Errorf("%d log lines name trace %s, want one per record", n, invocation.TraceID())
+	traceLine := `"traceId":"` + invocation.TraceID().String() + `"`
+	if !r.stderr.Await(10*time.Second, func(out string) bool { return strings.Count(out, traceLine) >= len(ev.Records) }) {
+		t.Errorf("%d log lines name trace %s, want one per record", strings.Count(r.stderr.String(), traceLine), invocation.TraceID())
 	}
 }
 
@@ -229,7 +230,7 @@ func TestLambdaSilentCollectorCostsAtMostTheFlushBound(t *testing.T) {
 	if took < flushTimeout {
 		t.Errorf("invocation took %v, less than the flush bound %v: the export was not held, the test proves nothing", took, flushTimeout)
 	}
-	if !strings.Contains(r.stderr.String(), "exporting the invocation's spans") {
+	if !r.stderr.WaitFor(10*time.Second, "exporting the invocation's spans") {
 		t.Errorf("the failed export is not logged:\n%s", r.stderr)
 	}
 }
