@@ -136,52 +136,79 @@ func TestWorkerMapsEventsByRules(t *testing.T) {
 // the pace (burst 1) and 500s on a fifth of every Cases call, every event
 // found by a lookup is still applied to its case, and none is
 // dead-lettered: a failing lookup retries, in process and through the queue,
-// as a failing UpdateCase does.
+// as a failing UpdateCase does. Given its share of that quota
+// (CASEBRIDGE_LOOKUP_RATE_LIMIT), the worker paces its searches one at a
+// time and none is throttled.
 func TestWorkerLookupsUnderFaults(t *testing.T) {
 	const n = 16
-	g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 5}, {Name: "dlq"}}})
-	sim, simURL := testbed.StartCasesimT(t, casesim.Options{RandSeed: 7,
-		Quotas: map[string]casesim.Quota{"SearchCases": {Rate: 2, Burst: 1}},
-		Faults: casesim.Faults{ErrorRate: 0.2, AllOperations: true}})
-	if err := rulecases.Orders(sim, n); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		faults casesim.Faults
+		env    []string
+		check  func(searches map[int]int) string // what is wrong, or ""
+	}{
+		{"500s, paced at the whole quota", casesim.Faults{ErrorRate: 0.2, AllOperations: true}, nil,
+			func(st map[int]int) string {
+				if st[429] == 0 || st[500] == 0 {
+					return "the test needs throttles and 500s to prove anything"
+				}
+				return ""
+			}},
+		{"an exact share", casesim.Faults{}, []string{"CASEBRIDGE_LOOKUP_RATE_LIMIT=1.9"},
+			func(st map[int]int) string {
+				// At most one: a search paced a hair early at 95 % of the quota.
+				if st[429] > 1 {
+					return "searches paced at a share of the quota were throttled"
+				}
+				return ""
+			}},
 	}
-	rulesPath, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := testbed.StartGoawsT(t, testbed.GoawsConfig{Queues: []testbed.Queue{{Name: "src", VisibilityTimeout: 5}, {Name: "dlq"}}})
+			sim, simURL := testbed.StartCasesimT(t, casesim.Options{RandSeed: 7,
+				Quotas: map[string]casesim.Quota{"SearchCases": {Rate: 2, Burst: 1}}, Faults: tt.faults})
+			if err := rulecases.Orders(sim, n); err != nil {
+				t.Fatal(err)
+			}
+			rulesPath, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
+			c := testbed.NewSQSClient(g.Endpoint)
+			for i := range n {
+				if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String(rulecases.OrderPaid(i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			startWorker(t, g.Endpoint, simURL, src, dlq, append([]string{"CASEBRIDGE_RULES=" + rulesPath}, tt.env...)...)
+			applied := func() map[string]bool {
+				got := map[string]bool{}
+				for _, u := range sim.AppliedUpdates() {
+					got[u.CaseID] = true
+				}
+				return got
+			}
+			poll.WaitFor(t, 90*time.Second, "every order's case updated", func() bool { return len(applied()) == n })
+			poll.WaitFor(t, 10*time.Second, "the source queue to be empty", func() bool { return queueEmpty(t, c, src) })
+			for i := range n {
+				if !applied()[rulecases.OrderCase(i)] {
+					t.Errorf("order %d's case not updated", i)
+				}
+			}
+			dead := map[string]contract.DeadLetterRecord{}
+			readDLQ(t, c, dlq, dead)
+			for _, rec := range dead {
+				t.Errorf("dead-lettered %s/%s: %s", rec.Class, rec.Code, rec.Message)
+			}
+			st := sim.Stats()["SearchCases"]
+			if msg := tt.check(st); msg != "" {
+				t.Errorf("SearchCases answers %v: %s", st, msg)
+			}
+			t.Logf("SearchCases answers %v, UpdateCase %v", st, sim.Stats()["UpdateCase"])
+		})
 	}
-	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
-	c := testbed.NewSQSClient(g.Endpoint)
-	for i := range n {
-		if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(src), MessageBody: aws.String(rulecases.OrderPaid(i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_RULES="+rulesPath)
-	applied := func() map[string]bool {
-		got := map[string]bool{}
-		for _, u := range sim.AppliedUpdates() {
-			got[u.CaseID] = true
-		}
-		return got
-	}
-	poll.WaitFor(t, 90*time.Second, "every order's case updated", func() bool { return len(applied()) == n })
-	poll.WaitFor(t, 10*time.Second, "the source queue to be empty", func() bool { return queueEmpty(t, c, src) })
-	for i := range n {
-		if !applied()[rulecases.OrderCase(i)] {
-			t.Errorf("order %d's case not updated", i)
-		}
-	}
-	dead := map[string]contract.DeadLetterRecord{}
-	readDLQ(t, c, dlq, dead)
-	for _, rec := range dead {
-		t.Errorf("dead-lettered %s/%s: %s", rec.Class, rec.Code, rec.Message)
-	}
-	st := sim.Stats()["SearchCases"]
-	if st[429] == 0 || st[500] == 0 {
-		t.Errorf("SearchCases answers %v: the test needs throttles and 500s to prove anything", st)
-	}
-	t.Logf("SearchCases answers %v, UpdateCase %v", st, sim.Stats()["UpdateCase"])
 }
 
 func queueEmpty(t *testing.T, c *sqs.Client, url string) bool {
