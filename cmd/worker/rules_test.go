@@ -35,10 +35,7 @@ func TestWorkerMapsEventsByRules(t *testing.T) {
 	if err := rulecases.Seed(sim); err != nil {
 		t.Fatal(err)
 	}
-	rulesPath, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rulesPath := writeRules(t)
 	src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
 	c := testbed.NewSQSClient(g.Endpoint)
 	_, logs, addr := startWorker(t, g.Endpoint, simURL, src, dlq, "CASEBRIDGE_RULES="+rulesPath, "CASEBRIDGE_FIELD_CATALOG=on")
@@ -171,10 +168,7 @@ func TestWorkerLookupsUnderFaults(t *testing.T) {
 			if err := rulecases.Orders(sim, n); err != nil {
 				t.Fatal(err)
 			}
-			rulesPath, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rulesPath := writeRules(t)
 			src, dlq := g.QueueURLT(t, "src"), g.QueueURLT(t, "dlq")
 			c := testbed.NewSQSClient(g.Endpoint)
 			for i := range n {
@@ -209,6 +203,17 @@ func TestWorkerLookupsUnderFaults(t *testing.T) {
 			t.Logf("SearchCases answers %v, UpdateCase %v", st, sim.Stats()["UpdateCase"])
 		})
 	}
+}
+
+// writeRules writes rulecases' rules file into a temporary directory and
+// returns its path.
+func writeRules(t *testing.T) string {
+	t.Helper()
+	path, err := rulecases.Write(t.TempDir(), "rules.json", rulecases.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func queueEmpty(t *testing.T, c *sqs.Client, url string) bool {
