@@ -33,6 +33,10 @@ const (
 	srcARN   = "arn:aws:sqs:us-east-1:100010001000:src"
 )
 
+// outputArrives bounds the wait for the function's output after an invoke
+// answered: the emulator copies it through a pipe, after the answer.
+const outputArrives = 10 * time.Second
+
 // rig is the real bootstrap under the Runtime Interface Emulator, with goaws
 // (behind the fault proxy) as the DLQ's SQS and the Cases simulator downstream.
 type rig struct {
@@ -231,7 +235,7 @@ func TestLambdaMixedBatch(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("%d on the DLQ, want %d", len(got), len(want))
 	}
-	if !r.stderr.WaitFor(10*time.Second, `"CloudWatchMetrics"`) {
+	if !r.stderr.WaitFor(outputArrives, `"CloudWatchMetrics"`) {
 		t.Errorf("no EMF metrics line in the function's output")
 	}
 }
@@ -275,7 +279,7 @@ func TestLambdaDeadlineReportsUnfinished(t *testing.T) {
 	if got := r.dlqReasons(); len(got) != 0 {
 		t.Errorf("%d dead-lettered on throttling, want 0", len(got))
 	}
-	if !r.stderr.Await(10*time.Second, func(out string) bool {
+	if !r.stderr.Await(outputArrives, func(out string) bool {
 		return strings.Contains(out, "partly failed") || strings.Contains(out, "every record")
 	}) {
 		t.Errorf("batch failure not logged:\n%s", r.stderr)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -71,7 +70,7 @@ func TestLambdaMapsEventsByRules(t *testing.T) {
 		t.Errorf("applied + dead-lettered = %d, sent %d", total, len(byID))
 	}
 	// The second invocation's metrics line counts its cache hit.
-	if !r.stderr.WaitFor(10*time.Second, `"LookupCacheHits":1`, `"SearchCasesCalls":3`) {
+	if !r.stderr.WaitFor(outputArrives, `"LookupCacheHits":1`, `"SearchCasesCalls":3`) {
 		t.Errorf("no EMF line with LookupCacheHits 1 and SearchCasesCalls 3:\n%s", r.stderr)
 	}
 	if n := r.sim.Stats()["SearchCases"][200]; n != rulecases.Searches {
@@ -92,7 +91,7 @@ func TestLambdaRefusesRulesThatDoNotCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if !r.stderr.WaitFor(10*time.Second, `rule 1 "`+rulecases.BadRule+`"`, "when at 1:") {
+	if !r.stderr.WaitFor(outputArrives, `rule 1 "`+rulecases.BadRule+`"`, "when at 1:") {
 		t.Errorf("function output does not name the rule and position:\n%s", r.stderr)
 	}
 	if n := len(r.sim.AppliedUpdates()); n != 0 {

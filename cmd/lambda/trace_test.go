@@ -200,7 +200,7 @@ func TestLambdaTracesEachRecord(t *testing.T) {
 		t.Error("a field value was exported in a span")
 	}
 	traceLine := `"traceId":"` + invocation.TraceID().String() + `"`
-	if !r.stderr.Await(10*time.Second, func(out string) bool { return strings.Count(out, traceLine) >= len(ev.Records) }) {
+	if !r.stderr.Await(outputArrives, func(out string) bool { return strings.Count(out, traceLine) >= len(ev.Records) }) {
 		t.Errorf("%d log lines name trace %s, want one per record", strings.Count(r.stderr.String(), traceLine), invocation.TraceID())
 	}
 }
@@ -230,7 +230,7 @@ func TestLambdaSilentCollectorCostsAtMostTheFlushBound(t *testing.T) {
 	if took < flushTimeout {
 		t.Errorf("invocation took %v, less than the flush bound %v: the export was not held, the test proves nothing", took, flushTimeout)
 	}
-	if !r.stderr.WaitFor(10*time.Second, "exporting the invocation's spans") {
+	if !r.stderr.WaitFor(outputArrives, "exporting the invocation's spans") {
 		t.Errorf("the failed export is not logged:\n%s", r.stderr)
 	}
 }

@@ -217,11 +217,10 @@ func TestFleetSharesTheSearchQuota(t *testing.T) {
 	tests := []struct {
 		name          string
 		opts          lookup.Options
-		maxThrottled  int
-		wantThrottles bool
+		wantThrottles bool // else at most one
 	}{
-		{"each at the whole quota", lookup.Options{Pace: quota}, 0, true},
-		{"exact shares", lookup.Options{Share: 0.95 * quota.Rate / instances}, 1, false},
+		{"each at the whole quota", lookup.Options{Pace: quota}, true},
+		{"exact shares", lookup.Options{Share: 0.95 * quota.Rate / instances}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,8 +249,8 @@ func TestFleetSharesTheSearchQuota(t *testing.T) {
 			if tt.wantThrottles && throttled == 0 {
 				t.Error("no search throttled: the fleet did not overrun the account's bucket, so the test shows nothing")
 			}
-			if !tt.wantThrottles && throttled > tt.maxThrottled {
-				t.Errorf("%d searches throttled, want at most %d", throttled, tt.maxThrottled)
+			if !tt.wantThrottles && throttled > 1 {
+				t.Errorf("%d searches throttled, want at most 1", throttled)
 			}
 		})
 	}

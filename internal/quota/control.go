@@ -253,12 +253,12 @@ func (l *Limiter) leaveClimbLocked(r, got float64) {
 	beta := l.cfg.Decrease
 	w := min(r, max(got, climbFloor*r)) * (1 - plateauMargin)
 	// If the last second granted clearly more than where the climb began,
-	// or the climb went through more than one step before its throttle, the
-	// quota may be higher still: probe again soon (a climb that began low
-	// keeps the last second's count low, 3 calls at R = 5 burst 1). Otherwise
-	// the climb only found again what the slow start had, and W is the quota.
-	// Even then W is a guess from one second's count: probe it again within
-	// firstProbe, not after a whole K (K is 16 s at R = 5).
+	// or the climb rose by more than one step (climbGrowth) before its
+	// throttle, the quota may be higher still: probe again soon (a climb that
+	// began low keeps the last second's count low, 3 calls at R = 5 burst 1).
+	// Otherwise the climb only found again what the slow start had, and W is
+	// the quota. Even then W is a guess from one second's count: probe it
+	// again within firstProbe, not after a whole K (K is 16 s at R = 5).
 	k := min(l.probeTime(w), firstProbe)
 	if got > findRatio*l.climbFrom || r > (1+climbGrowth)*l.climbFrom {
 		k = l.cfg.MinProbe

@@ -160,9 +160,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if len(l.queue) == 0 {
 		// Fast path: nobody queued and a token free (always when unlimited).
 		// Only a call admitted here grows the slow start: a look that finds
-		// no token free is not a call (it once grew the rate twice per call,
-		// to 14/s before the first throttle at R = 5, where the fleet
-		// simulation, reserving at the head only, reached 13/s).
+		// no token free is not a call. The call that queues instead grows it
+		// once, when it reserves as the head waiter (reserveLocked).
 		res, d := l.bucketLocked(l.clock.Now(), 1)
 		if d == 0 {
 			l.onReserveLocked()

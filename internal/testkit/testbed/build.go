@@ -46,7 +46,7 @@ func DemoSeed() (string, error) {
 type SyncBuffer struct {
 	mu      sync.Mutex
 	buf     bytes.Buffer
-	written chan struct{} // closed on the next write, for WaitFor; nil until one waits
+	written chan struct{} // closed on the next write, for Await; nil until one waits
 }
 
 func (b *SyncBuffer) Write(p []byte) (int, error) {
