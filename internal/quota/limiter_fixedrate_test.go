@@ -18,8 +18,9 @@ import (
 //     until no three calls meet): no throttles even at 97.5 % of R;
 //   - near-equal but unequal rates are the worst case, not a good one: their
 //     phases drift slowly, so they stay aligned for seconds at a time
-//     (0.58/0.60/0.62 at 90 % of R: about 13 % of calls throttled). Rates
-//     with a short common period (0.8/0.6/0.4, multiples of 0.2) lock too.
+//     (0.58/0.60/0.62 at 90 % of R: about 9 % of calls throttled, and 82 %
+//     of R delivered). Rates with a short common period (0.8/0.6/0.4,
+//     multiples of 0.2) lock too.
 //
 // So "close to fair" does not make a fleet quiet; only equal (or
 // commensurate and held constant) pacing does.
@@ -54,5 +55,39 @@ func TestFleetFixedRates(t *testing.T) {
 	}
 	if th := throttled[[3]float64{0.58, 0.6, 0.62}]; th < 0.05 {
 		t.Errorf("near-equal rates at 90%% of R: %.1f%% throttled; the simulation no longer shows the slow-beat collisions this test documents", 100*th)
+	}
+}
+
+// TestFleetOverloadThrottlesOnePhase is the other fact target 2 runs into:
+// over the quota, throttles do not fall on the instances in proportion to
+// their rates, as the fairness of AIMD-like schemes assumes, but on whichever
+// instance's calls come just after the others have emptied the bucket.
+// Three instances at the same fixed rate, 0.8 calls/s each against R = 2
+// (120 %): one has 28–57 % of its calls throttled, another 2–4 %, over every
+// seed. A limiter that lowers its rate on throttles therefore lowers the
+// unlucky instance's rate, and keeps lowering it; it cannot steer a fleet
+// towards the equal rates that TestFleetFixedRates shows to be the only quiet
+// state near R.
+func TestFleetOverloadThrottlesOnePhase(t *testing.T) {
+	const r = 0.8
+	for _, seed := range fleetSeeds {
+		clk := newFakeClock()
+		lims := make([]*Limiter, 3)
+		for i := range lims {
+			lims[i] = NewLimiter(LimiterConfig{Clock: clk, InitialRate: r, Ceiling: r, MinRate: r})
+		}
+		fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
+		res := simulateFleet(lims, clk, fleetConfig{rate: 2, burst: 2, runFor: 70 * time.Second, fleet: fleet},
+			[2]time.Duration{10 * time.Second, 70 * time.Second})
+		least, most := 1.0, 0.0
+		for _, in := range res.instances {
+			least, most = min(least, in.windows[0].throttled()), max(most, in.windows[0].throttled())
+		}
+		t.Logf("seed %d: %.1f%% of all calls throttled; per instance from %.0f%% to %.0f%%",
+			seed, 100*res.total[0].throttled(), 100*least, 100*most)
+		if most < 0.2 || most < 5*least {
+			t.Errorf("seed %d: per instance %.0f%% to %.0f%% throttled; the simulation no longer shows one phase taking the throttles",
+				seed, 100*least, 100*most)
+		}
 	}
 }
