@@ -16,14 +16,15 @@ import (
 
 // backlogWatch estimates how long the queue's backlog takes to drain at the
 // pace this instance deletes messages (what the quota lets through, more with
-// coalescing), and warns when that is longer than the oldest message has left
-// before SQS deletes it (its retention period):
+// coalescing), and warns (at most every warnEvery) when that is longer than
+// the oldest message has left before SQS deletes it (its retention period):
 // at 2 UpdateCase calls/s a queue drains 172,800 updates a day, and what
 // waits longer than retention is lost silently.
 type backlogWatch struct {
 	mu        sync.Mutex
 	oldest    time.Time // earliest SentTimestamp received since the last check
 	drainSecs float64   // last estimate; NaN before the first
+	warned    time.Time // last warning
 }
 
 // sent notes the SentTimestamp system attribute of a received message.
@@ -99,20 +100,24 @@ func (w *Worker) checkBacklog(ctx context.Context) {
 	out, err := w.o.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(w.o.QueueURL),
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameMessageRetentionPeriod},
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameMessageRetentionPeriod},
 	})
 	if err != nil {
 		w.o.Logger.Debug("backlog check: cannot read the queue's attributes", zap.Error(err))
 		return
 	}
+	now := time.Now()
 	depth, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	if nv, err := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)]); err == nil {
+		w.checkSharing(nv, now)
+	}
 	retSecs, err := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameMessageRetentionPeriod)])
 	if err != nil || retSecs <= 0 {
 		retSecs = 4 * 24 * 3600 // SQS's default
 	}
 	var age time.Duration
 	if oldest := w.backlog.takeOldest(); !oldest.IsZero() {
-		age = time.Since(oldest)
+		age = now.Sub(oldest)
 	}
 	e := estimateBacklog(depth, w.o.Metrics.drainRate(), time.Duration(retSecs)*time.Second, age)
 	drain := e.drain.Seconds()
@@ -121,8 +126,12 @@ func (w *Worker) checkBacklog(ctx context.Context) {
 	}
 	w.backlog.mu.Lock()
 	w.backlog.drainSecs = drain
+	warn := e.atRisk() && due(w.backlog.warned, now)
+	if warn {
+		w.backlog.warned = now
+	}
 	w.backlog.mu.Unlock()
-	if e.atRisk() {
+	if warn {
 		w.o.Logger.Warn("the backlog will not drain before its oldest messages expire: raise the account's UpdateCase quota, turn on CASEBRIDGE_COALESCE if many updates hit the same cases, or set a ceiling on other callers of UpdateCase",
 			zap.Int("queueDepth", e.depth), zap.Float64("drainedPerSecond", e.rate),
 			zap.String("drainEstimate", drainText(e.drain)), zap.Duration("oldestMessageAge", e.oldestAge),

@@ -104,6 +104,26 @@ func (m *Metrics) watchBacklog(drainSeconds func() float64) {
 	}
 }
 
+// watchConsumers exposes the worker's estimate of the consumers sharing its
+// queue (NaN before the first estimate).
+func (m *Metrics) watchConsumers(consumers func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_queue_consumers",
+			Help: "Estimated consumers holding the source queue's messages: the queue's in-flight count ÷ the messages this instance holds."},
+			consumers))
+	}
+}
+
+// throttledShare is the share of this instance's UpdateCase calls of the
+// last minute that were throttled, and how many calls that is of (0, 0
+// without metrics).
+func (m *Metrics) throttledShare() (float64, int) {
+	if m == nil {
+		return 0, 0
+	}
+	return m.calls.throttledShare()
+}
+
 // drainRate is messages deleted per second over the last minute (0 without
 // metrics): with coalescing, one call drains several.
 func (m *Metrics) drainRate() float64 {

@@ -108,6 +108,7 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 	job.hb = w.startHeartbeat(job.receipt, job.msg.ID)
 	w.backlog.sent(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)])
 	w.inflight.Add(1)
+	w.held.Add(1)
 	w.o.Metrics.inFlight(1)
 	if !w.isFIFO() {
 		w.jobs <- job // never blocks for long: a slot was taken for it, and there is a goroutine per slot
@@ -156,6 +157,7 @@ func (w *Worker) giveBack(j *job, why string) {
 
 func (w *Worker) finish() {
 	w.o.Metrics.inFlight(-1)
+	w.held.Add(-1)
 	w.releaseSlots(1)
 	w.inflight.Done()
 }

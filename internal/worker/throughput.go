@@ -67,3 +67,13 @@ func (m *callMeter) throttled() bool {
 	_, th, _ := m.window()
 	return th > 0
 }
+
+// throttledShare is the share of the last minute's calls that were
+// throttled, and how many calls that is of.
+func (m *callMeter) throttledShare() (share float64, calls int) {
+	ok, th, _ := m.window()
+	if ok+th == 0 {
+		return 0, 0
+	}
+	return float64(th) / float64(ok+th), ok + th
+}

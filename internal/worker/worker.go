@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,8 +56,9 @@ type Options struct {
 	// queue's own at start.
 	VisibilityTimeout time.Duration
 	DeleteFlushEvery  time.Duration // 20ms: longest a delete waits for its batch to fill
-	// BacklogCheckEvery is how often the worker estimates how long the queue's
-	// backlog takes at the rate it gets (1m; needs Metrics).
+	// BacklogCheckEvery is how often the worker reads the queue's depth to
+	// estimate how long its backlog takes at the rate this instance gets, and
+	// how many consumers share the queue (15s; needs Metrics).
 	BacklogCheckEvery time.Duration
 	// TracerProvider, when set, gives each message a span whose parent is the
 	// publisher's context (its traceparent attribute or AWSTraceHeader) and
@@ -77,8 +79,10 @@ type Worker struct {
 	groups   *groupRunner[*job]
 	ready    readiness
 	backlog  backlogWatch
+	sharing  sharingWatch
 	inflight sync.WaitGroup
-	tracer   *tracer // nil: tracing off
+	held     atomic.Int64 // messages received and not yet finished
+	tracer   *tracer      // nil: tracing off
 	sysAttrs []sqstypes.MessageSystemAttributeName
 
 	// Set by Run before the first receive; the FIFO group runners read them.
@@ -105,7 +109,7 @@ func New(opts Options) (*Worker, error) {
 	opts.ShutdownGrace = cmp.Or(opts.ShutdownGrace, config.DefaultShutdownGrace)
 	opts.WaitTime = cmp.Or(opts.WaitTime, 20)
 	opts.DeleteFlushEvery = cmp.Or(opts.DeleteFlushEvery, 20*time.Millisecond)
-	opts.BacklogCheckEvery = cmp.Or(opts.BacklogCheckEvery, time.Minute)
+	opts.BacklogCheckEvery = cmp.Or(opts.BacklogCheckEvery, 15*time.Second)
 	// A slot is a message held, handled or about to be. One receive's worth
 	// beyond MaxInFlight lets the next messages be here the moment a handler
 	// frees up, instead of a receive round trip later; they are the
@@ -122,7 +126,9 @@ func New(opts Options) (*Worker, error) {
 		sqstypes.MessageSystemAttributeNameSentTimestamp,
 	})
 	w.backlog.drainSecs = math.NaN()
+	w.sharing.consumers = math.NaN()
 	opts.Metrics.watchBacklog(w.backlog.estimate)
+	opts.Metrics.watchConsumers(w.sharing.estimate)
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
 	w.deleter.tracer = w.tracer
 	batch := 1

@@ -3,6 +3,7 @@ package reliability
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +19,10 @@ import (
 // all UpdateCase calls stays under a bound: with the adaptive limiter alone,
 // well under half (it fails on a throttle storm: instances that each probe
 // for the whole quota and keep hitting 429); with exact shares, target 2's
-// 10 %. The figures are logged; the tight targets are the benchmark's fleet
-// scenario (docs/benchmarks.md).
+// 10 %. The workers estimate from the queue that three consumers share it,
+// and only the adaptive fleet is warned that it shares the quota by
+// throttling. The figures are logged; the tight targets are the benchmark's
+// fleet scenario (docs/benchmarks.md).
 func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 	const (
 		workers = 3
@@ -32,14 +35,17 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 		env  []string
 		// maxThrottled bounds the share of UpdateCase calls answered 429.
 		maxThrottled float64
+		// warns: some worker logs that the consumers share the quota by
+		// throttling (internal/worker/sharing.go).
+		warns bool
 	}{
 		// The adaptive limiter alone: generous enough not to flake, tight
 		// enough to catch a throttle storm.
-		{"adaptive", nil, 0.5},
+		{"adaptive", nil, 0.5, true},
 		// Exact shares, CASEBRIDGE_RATE_LIMIT = 0.95·R/3 each: equal rates
 		// settle where no calls meet (0 throttled in cmd/bench's fleet
 		// scenario); 10 % is target 2's bound.
-		{"exact shares", []string{fmt.Sprintf("CASEBRIDGE_RATE_LIMIT=%g", 0.95*rate/workers)}, 0.10},
+		{"exact shares", []string{fmt.Sprintf("CASEBRIDGE_RATE_LIMIT=%g", 0.95*rate/workers)}, 0.10, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,9 +74,23 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 			took := time.Since(t0)
 
 			perOK, perThr := make([]int, workers), make([]int, workers)
+			var consumers []string
+			warned := 0
 			for i, p := range ps {
 				m := scrape(t, p.httpAddr)
 				perOK[i], perThr[i] = sample(m, `casebridge_updatecase_attempts_total{class="ok"}`), sample(m, `casebridge_updatecase_attempts_total{class="throttle"}`)
+				consumers = append(consumers, gauge(m, "casebridge_queue_consumers"))
+				if strings.Contains(p.out.String(), "several consumers share this queue") {
+					warned++
+				}
+			}
+			// Each worker read the queue's in-flight count at least once
+			// (every 15 s) while the three held its messages.
+			if !slices.ContainsFunc(consumers, func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n >= 2 }) {
+				t.Errorf("casebridge_queue_consumers per worker %v: no worker saw the others", consumers)
+			}
+			if tt.warns != (warned > 0) {
+				t.Errorf("%d of %d workers warned that the consumers share the quota by throttling, want a warning: %v", warned, workers, tt.warns)
 			}
 			for _, p := range ps {
 				p.stop(t)
@@ -96,13 +116,24 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 			if allAfter > 0 {
 				share = float64(thrAfter) / float64(allAfter)
 			}
-			t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d in all; after the first %d applied, %d throttled of %d (%.0f%%); per worker ok %v, throttled %v; %d duplicates",
-				workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, warmUp, thrAfter, allAfter, 100*share, perOK, perThr, dups)
+			t.Logf("%d workers, %d messages at R=%g burst 2: drained in %s (%.2f applied/s); UpdateCase %d ok, %d throttled of %d in all; after the first %d applied, %d throttled of %d (%.0f%%); per worker ok %v, throttled %v, consumers estimated %v, %d warned; %d duplicates",
+				workers, n, rate, took.Round(time.Millisecond), float64(ok)/took.Seconds(), ok, thr, all, warmUp, thrAfter, allAfter, 100*share, perOK, perThr, consumers, warned, dups)
 			if share > tt.maxThrottled {
 				t.Errorf("%.0f%% of UpdateCase calls after the warm-up throttled (%d of %d), want ≤ %.0f%%: the instances are fighting over the quota", 100*share, thrAfter, allAfter, 100*tt.maxThrottled)
 			}
 		})
 	}
+}
+
+// gauge returns the value of an unlabelled series as the exposition writes
+// it ("NaN" included), "" when absent.
+func gauge(exposition, name string) string {
+	for _, l := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // sample returns the value of the series exactly as the exposition names it
