@@ -109,7 +109,7 @@ func (m *Metrics) watchBacklog(drainSeconds func() float64) {
 func (m *Metrics) watchConsumers(consumers func() float64) {
 	if m != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_queue_consumers",
-			Help: "Estimated consumers holding the source queue's messages: the queue's in-flight count ÷ the messages this instance holds."},
+			Help: "Estimated consumers holding the source queue's messages: the queue's in-flight count ÷ the messages this instance holds, while it holds as many as it may (NaN until then)."},
 			consumers))
 	}
 }
