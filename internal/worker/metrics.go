@@ -23,7 +23,6 @@ type Metrics struct {
 	attempts       *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
 	dlqSends       *prometheus.CounterVec
-	inflight       prometheus.Gauge
 	receiveErrors  prometheus.Counter
 	deletes        prometheus.Counter
 	deleteFailures prometheus.Counter
@@ -59,8 +58,6 @@ func NewMetrics(lim LimiterStatus) *Metrics {
 			Help: "UpdateCase latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"class"}),
 		dlqSends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_dlq_sends_total",
 			Help: "Messages sent to the dead-letter queue, by reason and result."}, []string{"reason", "result"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "casebridge_in_flight_messages",
-			Help: "Messages received and not yet deleted or released."}),
 		receiveErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "casebridge_receive_errors_total",
 			Help: "Failed ReceiveMessage calls."}),
 		deletes: prometheus.NewCounter(prometheus.CounterOpts{Name: "casebridge_deletes_total",
@@ -74,7 +71,7 @@ func NewMetrics(lim LimiterStatus) *Metrics {
 		searches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "casebridge_searchcases_calls_total",
 			Help: "SearchCases calls of case lookups, by error class (ok = success)."}, []string{"class"}),
 	}
-	m.reg.MustRegister(m.outcomes, m.attempts, m.latency, m.dlqSends, m.inflight, m.receiveErrors,
+	m.reg.MustRegister(m.outcomes, m.attempts, m.latency, m.dlqSends, m.receiveErrors,
 		m.deletes, m.deleteFailures, m.heartbeats, m.lookups, m.searches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(
@@ -95,23 +92,22 @@ func NewMetrics(lim LimiterStatus) *Metrics {
 	return m
 }
 
-// watchBacklog exposes the worker's backlog estimate (seconds; NaN before the first check).
-func (m *Metrics) watchBacklog(drainSeconds func() float64) {
-	if m != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_backlog_drain_seconds",
-			Help: "Source queue depth ÷ messages this instance deleted per second over the last minute: how long the backlog takes at that pace (+Inf: nothing drained)."},
-			drainSeconds))
+// watchWorker exposes what the worker itself keeps: the messages it holds,
+// its backlog estimate (seconds; NaN before the first check) and its estimate
+// of the consumers sharing its queue (NaN before the first).
+func (m *Metrics) watchWorker(held, drainSeconds, consumers func() float64) {
+	if m == nil {
+		return
 	}
-}
-
-// watchConsumers exposes the worker's estimate of the consumers sharing its
-// queue (NaN before the first estimate).
-func (m *Metrics) watchConsumers(consumers func() float64) {
-	if m != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_queue_consumers",
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_in_flight_messages",
+			Help: "Messages received and not yet deleted or released."}, held),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_backlog_drain_seconds",
+			Help: "Source queue depth ÷ messages this instance deleted per second over the last minute: how long the backlog takes at that pace (+Inf: nothing drained)."},
+			drainSeconds),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casebridge_queue_consumers",
 			Help: "Estimated consumers holding the source queue's messages: the queue's in-flight count ÷ the messages this instance holds, while it holds as many as it may (NaN until then)."},
 			consumers))
-	}
 }
 
 // throttledShare is the share of this instance's UpdateCase calls of the
@@ -176,12 +172,6 @@ func (m *Metrics) ObserveLookup(cached bool) {
 func (m *Metrics) ObserveSearch(c retry.Class) {
 	if m != nil {
 		m.searches.WithLabelValues(classLabel(c)).Inc()
-	}
-}
-
-func (m *Metrics) inFlight(delta float64) {
-	if m != nil {
-		m.inflight.Add(delta)
 	}
 }
 

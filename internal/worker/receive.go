@@ -109,7 +109,6 @@ func (w *Worker) dispatch(m sqstypes.Message, received time.Time) {
 	w.backlog.sent(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)])
 	w.inflight.Add(1)
 	w.held.Add(1)
-	w.o.Metrics.inFlight(1)
 	if !w.isFIFO() {
 		w.jobs <- job // never blocks for long: a slot was taken for it, and there is a goroutine per slot
 		return
@@ -156,7 +155,6 @@ func (w *Worker) giveBack(j *job, why string) {
 }
 
 func (w *Worker) finish() {
-	w.o.Metrics.inFlight(-1)
 	w.held.Add(-1)
 	w.releaseSlots(1)
 	w.inflight.Done()

@@ -81,7 +81,7 @@ type Worker struct {
 	backlog  backlogWatch
 	sharing  sharingWatch
 	inflight sync.WaitGroup
-	held     atomic.Int64 // messages received and not yet finished
+	held     atomic.Int64 // messages received and not yet finished (casebridge_in_flight_messages)
 	tracer   *tracer      // nil: tracing off
 	sysAttrs []sqstypes.MessageSystemAttributeName
 
@@ -127,8 +127,7 @@ func New(opts Options) (*Worker, error) {
 	})
 	w.backlog.drainSecs = math.NaN()
 	w.sharing.consumers = math.NaN()
-	opts.Metrics.watchBacklog(w.backlog.estimate)
-	opts.Metrics.watchConsumers(w.sharing.estimate)
+	opts.Metrics.watchWorker(func() float64 { return float64(w.held.Load()) }, w.backlog.estimate, w.sharing.estimate)
 	w.deleter = newDeleter(opts.SQS, opts.QueueURL, opts.DeleteFlushEvery, opts.Logger, opts.Metrics)
 	w.deleter.tracer = w.tracer
 	batch := 1
