@@ -7,6 +7,19 @@ import (
 	"time"
 )
 
+// fixedRateFleet runs three workers started together, each paced at its rate of rs
+// and never adapting (InitialRate = Ceiling = MinRate), on one bucket of
+// R = 2 burst 2 for 70 s, measured after a 10 s warm-up.
+func fixedRateFleet(seed uint64, rs [3]float64) fleetResult {
+	clk := newFakeClock()
+	lims := make([]*Limiter, len(rs))
+	for i := range lims {
+		lims[i] = NewLimiter(LimiterConfig{Clock: clk, InitialRate: rs[i], Ceiling: rs[i], MinRate: rs[i]})
+	}
+	return simulateFleet(lims, clk, fleetConfig{rate: 2, burst: 2, runFor: 70 * time.Second, fleet: together(seed)},
+		[2]time.Duration{10 * time.Second, 70 * time.Second})
+}
+
 // TestFleetFixedRates is a diagnostic for target 2, not a target: three
 // workers pace at FIXED rates (no adaptation: InitialRate = Ceiling =
 // MinRate) on one bucket of R = 2 burst 2, and the log shows what each
@@ -32,14 +45,7 @@ func TestFleetFixedRates(t *testing.T) {
 	}
 	throttled := map[[3]float64]float64{}
 	for _, rs := range splits {
-		clk := newFakeClock()
-		lims := make([]*Limiter, 3)
-		for i := range lims {
-			lims[i] = NewLimiter(LimiterConfig{Clock: clk, InitialRate: rs[i], Ceiling: rs[i], MinRate: rs[i]})
-		}
-		fleet := []instanceConfig{worker(1, 0, 0), worker(1, 1, 300*time.Millisecond), worker(1, 2, 700*time.Millisecond)}
-		r := simulateFleet(lims, clk, fleetConfig{rate: 2, burst: 2, runFor: 70 * time.Second, fleet: fleet},
-			[2]time.Duration{10 * time.Second, 70 * time.Second})
+		r := fixedRateFleet(1, rs)
 		var per []string
 		for _, in := range r.instances {
 			w := in.windows[0]
@@ -71,14 +77,7 @@ func TestFleetFixedRates(t *testing.T) {
 func TestFleetOverloadThrottlesOnePhase(t *testing.T) {
 	const r = 0.8
 	for _, seed := range fleetSeeds {
-		clk := newFakeClock()
-		lims := make([]*Limiter, 3)
-		for i := range lims {
-			lims[i] = NewLimiter(LimiterConfig{Clock: clk, InitialRate: r, Ceiling: r, MinRate: r})
-		}
-		fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
-		res := simulateFleet(lims, clk, fleetConfig{rate: 2, burst: 2, runFor: 70 * time.Second, fleet: fleet},
-			[2]time.Duration{10 * time.Second, 70 * time.Second})
+		res := fixedRateFleet(seed, [3]float64{r, r, r})
 		least, most := 1.0, 0.0
 		for _, in := range res.instances {
 			least, most = min(least, in.windows[0].throttled()), max(most, in.windows[0].throttled())

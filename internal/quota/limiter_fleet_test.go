@@ -43,6 +43,11 @@ func worker(seed uint64, i int, startAt time.Duration) instanceConfig {
 		seed: seed*100 + uint64(i), startAt: startAt}
 }
 
+// together is three ECS tasks started within a second of each other.
+func together(seed uint64) []instanceConfig {
+	return []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
+}
+
 // lambdaEnv is a Lambda execution environment: batches of 10 records, all
 // 10 in flight, invoked back to back (gap after each batch).
 func lambdaEnv(seed uint64, i int, gap time.Duration) instanceConfig {
@@ -122,9 +127,6 @@ func TestLimiterOneInstanceSmallQuota(t *testing.T) {
 // together or a task joining every 10 s, and three Lambda environments, each
 // at R = 2 and R = 10, with the minute they are measured over.
 var fleetShapes = func() []fleetShape {
-	together := func(seed uint64) []instanceConfig {
-		return []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
-	}
 	scaleOut := func(seed uint64) []instanceConfig { // a task joins every 10 s
 		return []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 10*time.Second), worker(seed, 2, 20*time.Second)}
 	}
@@ -217,7 +219,7 @@ func TestLimiterFleetExactShares(t *testing.T) {
 func TestLimiterFleetExactSharesOnALoadedMachine(t *testing.T) {
 	for _, r := range []float64{2, 10} {
 		for _, seed := range fleetSeeds {
-			fleet := []instanceConfig{worker(seed, 0, 0), worker(seed, 1, 300*time.Millisecond), worker(seed, 2, 700*time.Millisecond)}
+			fleet := together(seed)
 			for i := range fleet {
 				fleet[i].stallEvery, fleet[i].stall = 20, 300*time.Millisecond
 			}

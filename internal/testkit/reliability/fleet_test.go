@@ -79,7 +79,7 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 			for i, p := range ps {
 				m := scrape(t, p.httpAddr)
 				perOK[i], perThr[i] = sample(m, `casebridge_updatecase_attempts_total{class="ok"}`), sample(m, `casebridge_updatecase_attempts_total{class="throttle"}`)
-				consumers = append(consumers, gauge(m, "casebridge_queue_consumers"))
+				consumers = append(consumers, sampleText(m, "casebridge_queue_consumers"))
 				if strings.Contains(p.out.String(), "several consumers share this queue") {
 					warned++
 				}
@@ -125,25 +125,20 @@ func TestWorkerFleetSharesThrottledQuota(t *testing.T) {
 	}
 }
 
-// gauge returns the value of an unlabelled series as the exposition writes
-// it ("NaN" included), "" when absent.
-func gauge(exposition, name string) string {
+// sampleText returns the value of the series named exactly as the exposition
+// names it (with its labels), as written there ("NaN" included); "" when the
+// worker has not created it.
+func sampleText(exposition, series string) string {
 	for _, l := range strings.Split(exposition, "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
 			return strings.TrimSpace(v)
 		}
 	}
 	return ""
 }
 
-// sample returns the value of the series exactly as the exposition names it
-// (with its labels), 0 when the worker has not created it.
+// sample is sampleText as a count, 0 when the worker has not created it.
 func sample(exposition, series string) int {
-	for _, l := range strings.Split(exposition, "\n") {
-		if v, ok := strings.CutPrefix(l, series+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(f)
-		}
-	}
-	return 0
+	f, _ := strconv.ParseFloat(sampleText(exposition, series), 64)
+	return int(f)
 }
